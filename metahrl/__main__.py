@@ -1,0 +1,3 @@
+from metahrl.cli import main
+
+raise SystemExit(main())

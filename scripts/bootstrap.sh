@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Create .venv (if needed) and install the project with its dev/test extras.
+# Idempotent: a stamp of pyproject.toml's hash skips the pip run when nothing changed.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${METAHRL_VENV:-$root/.venv}"
+py="${PYTHON:-python3}"
+
+"$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "oran-metahrl needs Python >= 3.11")'
+if [ ! -x "$venv/bin/python" ]; then
+    echo "[bootstrap] creating virtual environment in $venv" >&2
+    "$py" -m venv "$venv"
+fi
+stamp="$venv/.bootstrap-stamp"
+want="$(cat "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    exit 0
+fi
+pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
+# torch first, pinned: on the project's machines torch==2.13.0 is a local CPU wheel, while any
+# looser spec (or letting another package pull torch in) downloads a multi-GB CUDA build.
+if ! "$venv/bin/python" -c 'import torch' 2>/dev/null; then
+    echo "[bootstrap] installing torch==2.13.0 (CPU)" >&2
+    "${pip[@]}" install "torch==2.13.0"
+fi
+echo "[bootstrap] installing oran-metahrl[dev] (editable)" >&2
+"${pip[@]}" install -e "$root[dev]"
+echo "$want" > "$stamp"
