@@ -34,15 +34,20 @@ __all__ = ["add_arguments", "format_result", "run"]
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--scenario", default="paper",
+        "--scenario",
+        default="paper",
         help=f"bundled scenario name ({', '.join(bundled_scenarios())}) or path to a YAML file "
         "(default: paper)",
     )
-    p.add_argument("--policy", default="equal-pf", choices=BASELINES, help="classical policy (default: equal-pf)")
+    p.add_argument(
+        "--policy", default="equal-pf", choices=BASELINES, help="classical policy (default: equal-pf)"
+    )
     p.add_argument("--steps", type=int, default=1000, help="low-level steps of 10 ms (default: 1000 = 10 s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument(
-        "--fading", choices=("full", "scheduled"), default=None,
+        "--fading",
+        choices=("full", "scheduled"),
+        default=None,
         help="override the scenario's fading mode (full: every RU-UE-RB link; scheduled: used links only)",
     )
     p.add_argument("--out", type=Path, default=None, help="write a per-step trace (.csv or .parquet)")
@@ -112,4 +117,3 @@ def _clean(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
-

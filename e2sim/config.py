@@ -247,16 +247,28 @@ def default_task() -> TaskConfig:
         name="paper-default",
         description="Paper default DU: 10 eMBB (CBR 4–8 Mbit/s), 12 mMTC, 8 URLLC.",
         embb=SliceTraffic(
-            n_ues=10, arrival="cbr", rate_mbps=(4.0, 8.0), packet_bytes=1500,
-            deadline_ms=100.0, sla_throughput_mbps=5.0,
+            n_ues=10,
+            arrival="cbr",
+            rate_mbps=(4.0, 8.0),
+            packet_bytes=1500,
+            deadline_ms=100.0,
+            sla_throughput_mbps=5.0,
         ),
         mmtc=SliceTraffic(
-            n_ues=12, arrival="poisson", packets_per_s=10.0, packet_bytes=125,
-            deadline_ms=1000.0, sla_rate_kbps=8.0,
+            n_ues=12,
+            arrival="poisson",
+            packets_per_s=10.0,
+            packet_bytes=125,
+            deadline_ms=1000.0,
+            sla_rate_kbps=8.0,
         ),
         urllc=SliceTraffic(
-            n_ues=8, arrival="poisson", packets_per_s=200.0, packet_bytes=64,
-            deadline_ms=10.0, sla_latency_ms=5.0,
+            n_ues=8,
+            arrival="poisson",
+            packets_per_s=200.0,
+            packet_bytes=64,
+            deadline_ms=10.0,
+            sla_latency_ms=5.0,
         ),
     )
 
@@ -298,9 +310,7 @@ class ScenarioConfig(_Strict):
     @model_validator(mode="after")
     def _check(self) -> ScenarioConfig:
         if len(self.assignment) != self.n_du:
-            raise ValueError(
-                f"assignment has {len(self.assignment)} entries but n_du = {self.n_du}"
-            )
+            raise ValueError(f"assignment has {len(self.assignment)} entries but n_du = {self.n_du}")
         unknown = sorted({t for t in self.assignment if t not in self.tasks})
         if unknown:
             raise ValueError(f"assignment names unknown task(s) {unknown}; known: {sorted(self.tasks)}")

@@ -152,6 +152,7 @@ class Simulator:
         self._h_block = np.empty((0, self.n_du, self.n_du, self.n_rbs), np.float32)
         self._h_block_pos = 0
         self._k_idx = np.arange(self.n_rbs)[None, :]
+        self._rx = np.empty((self.n_du, self.n_du, self.n_rbs), np.float32)
 
         # Controls.
         self.slice_rbs = _largest_remainder(
@@ -210,7 +211,7 @@ class Simulator:
                 cols["offered_bps"].append(rate)
                 cols["sla_rate_bps"].append(np.full(m, (tr.sla_rate_kbps or 0.0) * 1e3))
                 cols["speed_mps"].append(rng.uniform(lo, hi, m))
-        table = UeTable(**{k: np.concatenate(v) for k, v in cols.items()})  # type: ignore[arg-type]
+        table = UeTable(**{k: np.concatenate(v) for k, v in cols.items()})
         return table, np.concatenate(pos)
 
     # ------------------------------------------------------------------ geometry and association
@@ -304,14 +305,18 @@ class Simulator:
         arr = self._check_array(shares, (len(rows), _N_SLICES), "slice shares", integer=False)
         if (arr.sum(axis=1) <= 0).any():
             raise ControlError("slice shares: every row needs a positive sum")
-        self.slice_rbs[rows] = _largest_remainder(arr, np.full(len(rows), self.n_rbs, np.int64))
+        self.slice_rbs[rows] = _largest_remainder(
+            arr.astype(np.float64), np.full(len(rows), self.n_rbs, np.int64)
+        )
 
     def set_ue_rbs(self, ue_ids: ArrayLike, rbs: ArrayLike) -> None:
         """Give UEs explicit RB counts; their current (DU, slice) then stops using the built-in
         scheduler (UEs of that slice without an explicit count get 0 RBs) until released."""
         ids = np.asarray(ue_ids)
         if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
-            raise ControlError(f"UE ids: expected a 1-D integer array, got shape {ids.shape} dtype {ids.dtype}")
+            raise ControlError(
+                f"UE ids: expected a 1-D integer array, got shape {ids.shape} dtype {ids.dtype}"
+            )
         if ids.size and (ids.min() < 0 or ids.max() >= self.n_ues):
             raise ControlError(f"UE ids: out of range 0..{self.n_ues - 1}")
         if len(np.unique(ids)) != ids.size:
@@ -560,14 +565,18 @@ class Simulator:
 
     def _radio(self, owner: NDArray[np.int64]) -> NDArray[np.float64]:
         """Bits each UE can receive this TTI on its RBs (eq. 1, with interference)."""
-        rx = self._gain_pad[:, owner] * self._fading(owner)  # (p', p, k)
+        rx = self._rx  # C-contiguous (p', p, k) buffer, so the reshape below is a view
+        np.multiply(self._gain_pad[:, owner], self._fading(owner), out=rx)
         used = (owner >= 0).astype(np.float32)
         n_du = self.n_du
-        signal = rx.reshape(n_du * n_du, -1)[:: n_du + 1]  # p' = p
-        interference = np.einsum("qk,qpk->pk", used, rx) - signal
+        diag = rx.reshape(n_du * n_du, -1)[:: n_du + 1]  # view of the p' = p entries
+        signal = diag.copy()
+        diag[:] = 0.0  # (summing first and subtracting the signal loses float32 precision)
+        interference = np.einsum("qk,qpk->pk", used, rx)
         sinr = signal / (interference + np.float32(self._noise_mw))
         bits = np.log2(np.float32(1.0) + sinr) * np.float32(self._bits_per_rb_unit)
-        return np.bincount(owner.ravel() + 1, weights=bits.ravel(), minlength=self.n_ues + 1)[1:]
+        cap = np.bincount(owner.ravel() + 1, weights=bits.ravel(), minlength=self.n_ues + 1)
+        return cap[1:].astype(np.float64, copy=False)
 
     # ------------------------------------------------------------------ queues
     def _serve(self, cap: NDArray[np.float64], counts: NDArray[np.int64]) -> None:
@@ -586,9 +595,11 @@ class Simulator:
             per_rb = cap[sched] / counts[sched]
             self.rate_est[sched] += 0.1 * (per_rb - self.rate_est[sched])
         self.avg_thr += (deliv - self.avg_thr) / self.radio.pf_time_constant_ttis
-        self.counters.rb_used += np.bincount(
-            self._seg, weights=counts, minlength=self._n_seg
-        ).astype(np.int64).reshape(self.n_du, _N_SLICES)
+        self.counters.rb_used += (
+            np.bincount(self._seg, weights=counts, minlength=self._n_seg)
+            .astype(np.int64)
+            .reshape(self.n_du, _N_SLICES)
+        )
         idx = np.flatnonzero(done)
         now = self.t + 1
         tti_ms = self.radio.tti_ms

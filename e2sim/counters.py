@@ -65,9 +65,17 @@ class WindowCounters:
         out = WindowCounters(self.n_ues, self.n_du, self.n_slices)
         out.ttis = self.ttis + later.ttis
         for name in (
-            "delivered_bits", "capacity_bits", "arrived_bits", "rbs", "latency_sum_ms",
-            "delivered_packets", "dropped_deadline", "dropped_overflow", "kover_rbs",
-            "rb_used", "rb_quota",
+            "delivered_bits",
+            "capacity_bits",
+            "arrived_bits",
+            "rbs",
+            "latency_sum_ms",
+            "delivered_packets",
+            "dropped_deadline",
+            "dropped_overflow",
+            "kover_rbs",
+            "rb_used",
+            "rb_quota",
         ):
             setattr(out, name, getattr(self, name) + getattr(later, name))
         out.latency_max_ms = np.maximum(self.latency_max_ms, later.latency_max_ms)

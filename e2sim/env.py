@@ -180,7 +180,10 @@ class HierarchicalSlicingEnv:
         terminated = np.zeros(self.n_du, bool)
         obs = self._observe(window, kpis, high_due=high_done)
         info: dict[str, Any] = {
-            "kpis": kpis, "high_kpis": high_kpis, "unslotted": unslotted, "t_ms": sim.t * sim.radio.tti_ms,
+            "kpis": kpis,
+            "high_kpis": high_kpis,
+            "unslotted": unslotted,
+            "t_ms": sim.t * sim.radio.tti_ms,
         }
         return obs, reward, terminated, truncated, info
 
@@ -276,21 +279,24 @@ class HierarchicalSlicingEnv:
             axis=1,
         ).astype(np.float32)
         cx = self.sla.cx_mbps
-        slot, table = self._slots()
+        _, table = self._slots()
         mask = table >= 0
         ue = np.maximum(table, 0)
         budget = sim.slice_rbs.astype(np.float64)
         cx_ue = cx[:, :, None]
-        per_ue = np.stack(
-            [
-                mask,
-                self._last_alloc[ue] / np.maximum(budget, 1.0)[:, :, None],
-                np.minimum(thr[ue] / cx_ue, 4.0),
-                np.minimum(sim.queue_bits[ue] / (cx_ue * 1e6 * window_s), 10.0) / 10.0,
-                sim.rate_est[ue] / (sim.radio.rb_bandwidth_hz * sim.radio.tti_s * 8.0),
-            ],
-            axis=-1,
-        ) * mask[..., None]
+        per_ue = (
+            np.stack(
+                [
+                    mask,
+                    self._last_alloc[ue] / np.maximum(budget, 1.0)[:, :, None],
+                    np.minimum(thr[ue] / cx_ue, 4.0),
+                    np.minimum(sim.queue_bits[ue] / (cx_ue * 1e6 * window_s), 10.0) / 10.0,
+                    sim.rate_est[ue] / (sim.radio.rb_bandwidth_hz * sim.radio.tti_s * 8.0),
+                ],
+                axis=-1,
+            )
+            * mask[..., None]
+        )
         glob = np.stack(
             [
                 np.nan_to_num(k.throughput_mbps) / cx,

@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from e2sim.config import ScenarioConfig, Slice
 from e2sim.counters import WindowCounters
 
-__all__ = ["SliceKpis", "SlaTable", "compute_kpis", "jain"]
+__all__ = ["SlaTable", "SliceKpis", "compute_kpis", "jain"]
 
 _L = 3
 
@@ -173,7 +173,7 @@ def compute_kpis(
         qos=qos,
         sla_met=met,
         du_jain=_seg_jain(du_seg, norm_thr, n_du),
-        du_throughput_mbps=np.bincount(du_seg, weights=thr, minlength=n_du),
+        du_throughput_mbps=np.bincount(du_seg, weights=thr, minlength=n_du).astype(np.float64),
         **k,
     )
 

@@ -79,9 +79,7 @@ class RandomPolicy:
     def act(self, obs: HierObs) -> HierAction:
         shares = self.rng.dirichlet(np.ones(3), size=self.n_du) if obs.high_due else None
         ue = self.rng.uniform(-1.0, 1.0, (self.n_du, 3, self.ue_slots))
-        return HierAction(
-            slice_shares=None if shares is None else shares_to_action(shares), ue_action=ue
-        )
+        return HierAction(slice_shares=None if shares is None else shares_to_action(shares), ue_action=ue)
 
 
 def make_baseline(name: str, env: HierarchicalSlicingEnv, seed: int = 0) -> Policy:

@@ -19,9 +19,21 @@ from e2sim.policies import Policy
 __all__ = ["RunResult", "SliceSummary", "Trace", "run_policy"]
 
 TRACE_COLUMNS = (
-    "step", "t_ms", "du", "slice", "n_ues", "rb_quota", "rb_used", "kover_rbs",
-    "throughput_mbps", "throughput_min_mbps", "latency_max_ms", "deadline_miss_rate", "qos",
-    "reward_low", "reward_high",
+    "step",
+    "t_ms",
+    "du",
+    "slice",
+    "n_ues",
+    "rb_quota",
+    "rb_used",
+    "kover_rbs",
+    "throughput_mbps",
+    "throughput_min_mbps",
+    "latency_max_ms",
+    "deadline_miss_rate",
+    "qos",
+    "reward_low",
+    "reward_high",
 )
 
 
@@ -31,17 +43,32 @@ class Trace:
 
     columns: dict[str, list[NDArray[Any]]] = field(default_factory=lambda: {c: [] for c in TRACE_COLUMNS})
 
-    def add(self, step: int, t_ms: float, k: SliceKpis, r_low: NDArray[np.float64], r_high: NDArray[np.float64] | None) -> None:
-        d, l = k.qos.shape
-        du, sl = np.meshgrid(np.arange(d), np.arange(l), indexing="ij")
+    def add(
+        self,
+        step: int,
+        t_ms: float,
+        k: SliceKpis,
+        r_low: NDArray[np.float64],
+        r_high: NDArray[np.float64] | None,
+    ) -> None:
+        d, n_sl = k.qos.shape
+        du, sl = np.meshgrid(np.arange(d), np.arange(n_sl), indexing="ij")
         vals: dict[str, NDArray[Any]] = {
-            "step": np.full(d * l, step), "t_ms": np.full(d * l, t_ms), "du": du.ravel(),
-            "slice": sl.ravel(), "n_ues": k.n_ues.ravel(), "rb_quota": k.rb_quota.ravel(),
-            "rb_used": k.rb_used.ravel(), "kover_rbs": k.kover_rbs.ravel(),
-            "throughput_mbps": k.throughput_mbps.ravel(), "throughput_min_mbps": k.throughput_min_mbps.ravel(),
-            "latency_max_ms": k.latency_max_ms.ravel(), "deadline_miss_rate": k.deadline_miss_rate.ravel(),
-            "qos": k.qos.ravel(), "reward_low": r_low.ravel(),
-            "reward_high": (np.repeat(r_high, l) if r_high is not None else np.full(d * l, np.nan)),
+            "step": np.full(d * n_sl, step),
+            "t_ms": np.full(d * n_sl, t_ms),
+            "du": du.ravel(),
+            "slice": sl.ravel(),
+            "n_ues": k.n_ues.ravel(),
+            "rb_quota": k.rb_quota.ravel(),
+            "rb_used": k.rb_used.ravel(),
+            "kover_rbs": k.kover_rbs.ravel(),
+            "throughput_mbps": k.throughput_mbps.ravel(),
+            "throughput_min_mbps": k.throughput_min_mbps.ravel(),
+            "latency_max_ms": k.latency_max_ms.ravel(),
+            "deadline_miss_rate": k.deadline_miss_rate.ravel(),
+            "qos": k.qos.ravel(),
+            "reward_low": r_low.ravel(),
+            "reward_high": (np.repeat(r_high, n_sl) if r_high is not None else np.full(d * n_sl, np.nan)),
         }
         for c in TRACE_COLUMNS:
             self.columns[c].append(vals[c])
@@ -54,7 +81,9 @@ class Trace:
                 import pyarrow as pa
                 import pyarrow.parquet as pq
             except ImportError:
-                raise RuntimeError("writing Parquet needs pyarrow: pip install 'oran-metahrl[parquet]'") from None
+                raise RuntimeError(
+                    "writing Parquet needs pyarrow: pip install 'oran-metahrl[parquet]'"
+                ) from None
             table = pa.table({c: cols[c] for c in TRACE_COLUMNS})
             table = table.append_column("slice_name", pa.array([SLICE_NAMES[i] for i in cols["slice"]]))
             pq.write_table(table, path)
@@ -169,7 +198,9 @@ def _summarise(
             SliceSummary(
                 name=sname,
                 throughput_mbps=float(np.nanmean(stack("throughput_mbps")[:, :, sl])),
-                latency_mean_ms=float(np.nanmean(lat_sum[:, :, sl])) if np.isfinite(lat_sum[:, :, sl]).any() else float("nan"),
+                latency_mean_ms=float(np.nanmean(lat_sum[:, :, sl]))
+                if np.isfinite(lat_sum[:, :, sl]).any()
+                else float("nan"),
                 latency_max_ms=float(np.nanmean(stack("latency_max_ms")[:, :, sl])),
                 deadline_miss_rate=float(np.mean(stack("deadline_miss_rate")[:, :, sl])),
                 qos=float(np.mean(stack("qos")[:, :, sl])),

@@ -79,14 +79,16 @@ def _expand_assignment(raw: Any, n_du: int, source: str) -> list[str]:
             try:
                 du = int(key)
             except (TypeError, ValueError):
-                raise ScenarioError(f"{source}: field 'assignment.dus': key {key!r} is not a DU index") from None
-            if not 0 <= du < n_du:
                 raise ScenarioError(
-                    f"{source}: field 'assignment.dus': DU {du} is outside 0..{n_du - 1}"
-                )
+                    f"{source}: field 'assignment.dus': key {key!r} is not a DU index"
+                ) from None
+            if not 0 <= du < n_du:
+                raise ScenarioError(f"{source}: field 'assignment.dus': DU {du} is outside 0..{n_du - 1}")
             out[du] = str(name)
         return out
-    raise ScenarioError(f"{source}: field 'assignment': expected a list or a mapping, got {type(raw).__name__}")
+    raise ScenarioError(
+        f"{source}: field 'assignment': expected a list or a mapping, got {type(raw).__name__}"
+    )
 
 
 def _format_validation_error(err: ValidationError, source: str) -> str:
@@ -130,7 +132,9 @@ def scenario_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Scena
     n_du = data.get("n_du", 7)
     if not isinstance(n_du, int) or isinstance(n_du, bool):
         raise ScenarioError(f"{source}: field 'n_du': expected an integer, got {n_du!r}")
-    data["assignment"] = _expand_assignment(data.get("assignment", {"default": next(iter(tasks))}), n_du, source)
+    data["assignment"] = _expand_assignment(
+        data.get("assignment", {"default": next(iter(tasks))}), n_du, source
+    )
     try:
         return ScenarioConfig.model_validate(data)
     except ValidationError as err:

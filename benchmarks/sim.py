@@ -1,0 +1,165 @@
+"""Simulator speed and memory, against a bare fading + SINR + Shannon kernel measured in the same run.
+
+Cases (each in a fresh child process pinned to one core, BLAS/OpenMP threads = 1):
+
+- ``kernel``: the bare reference — preallocated float32 arrays; per TTI one Rayleigh |h|² draw for
+  every (RU, UE, RB), SINR with interference from every other RU, Shannon rate. No traffic,
+  scheduling, queues or KPIs. Paper shape: 7 RUs × 210 UEs × 100 RBs (147k draws per TTI).
+- ``paper_full``: the simulator on the paper scenario, full per-(RU, UE, RB) fading, equal split
+  with proportional-fair scheduling, traffic, queues and counters.
+- ``paper_scheduled``: the same with fading drawn only on scheduled links.
+- ``large_scheduled``: 30 DUs × 200 UEs per DU, scheduled-links fading; peak RSS of its process.
+
+Targets (issue 2): paper_full ≥ 700 TTI/s and ≥ 0.7× the kernel; paper_scheduled ≥ 4,000 TTI/s;
+large_scheduled ≥ 100 TTI/s with peak memory ≤ 2 GB. For scale: mobile-env (no fading,
+interference or RBs) runs about 9 steps/s at 7 cells × 210 UEs on these machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+__all__ = ["add_arguments", "run"]
+
+CASES = ("kernel", "paper_full", "paper_scheduled", "large_scheduled")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--ttis", type=int, default=3000, help="TTIs timed per paper case (default 3000)")
+    p.add_argument("--large-ttis", type=int, default=300, help="TTIs timed for 30×200 (default 300)")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats; the best is kept (default 3)")
+    p.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)  # child-process mode
+
+
+def _kernel(ttis: int, repeats: int) -> float:
+    n_ru, n_ue, k = 7, 210, 100
+    rng = np.random.default_rng(0)
+    gain = (rng.uniform(1e-12, 1e-9, (n_ru, n_ue))).astype(np.float32)
+    serving = rng.integers(0, n_ru, n_ue)
+    h = np.empty((n_ru, n_ue, k), np.float32)
+    rx = np.empty_like(h)
+    total = np.empty((n_ue, k), np.float32)
+    sinr = np.empty_like(total)
+    noise = np.float32(1e-12)
+    idx = np.arange(n_ue)
+    best = 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(ttis):
+            rng.standard_exponential(out=h, dtype=np.float32)
+            np.multiply(h, gain[:, :, None], out=rx)
+            rx.sum(axis=0, out=total)
+            sig = rx[serving, idx]
+            np.subtract(total, sig, out=sinr)
+            sinr += noise
+            np.divide(sig, sinr, out=sinr)
+            np.log2(1.0 + sinr, out=sinr)
+        best = max(best, ttis / (time.perf_counter() - t0))
+    return best
+
+
+def _simulator(scenario_name: str, fading: str, ttis: int, repeats: int) -> float:
+    from e2sim.config import RadioConfig
+    from e2sim.core import Simulator
+    from e2sim.scenario import load_scenario
+
+    sc = load_scenario(scenario_name)
+    radio = RadioConfig.model_validate({**sc.radio.model_dump(), "fading": fading})
+    sim = Simulator(sc.model_copy(update={"radio": radio}), seed=0)
+    sim.step(200)  # warm-up: queues fill, caches warm
+    best = 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        sim.step(ttis)
+        best = max(best, ttis / (time.perf_counter() - t0))
+        sim.collect()
+    return best
+
+
+def _child(case: str, ttis: int, large_ttis: int, repeats: int) -> dict[str, float]:
+    if case == "kernel":
+        return {"tti_per_s": _kernel(ttis, repeats)}
+    if case == "large_scheduled":
+        rate = _simulator("large", "scheduled", large_ttis, repeats)
+    else:
+        rate = _simulator("paper", "full" if case == "paper_full" else "scheduled", ttis, repeats)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return {"tti_per_s": rate, "peak_mem_mb": peak_mb}
+
+
+def _spawn(case: str, args: argparse.Namespace) -> dict[str, float]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.sim",
+        "--case",
+        case,
+        "--ttis",
+        str(args.ttis),
+        "--large-ttis",
+        str(args.large_ttis),
+        "--repeats",
+        str(args.repeats),
+    ]
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.case:
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        print(json.dumps(_child(args.case, args.ttis, args.large_ttis, args.repeats)))
+        return 0
+    res = {}
+    for case in CASES:
+        if not args.json:
+            print(f"running {case} …", file=sys.stderr, flush=True)
+        res[case] = _spawn(case, args)
+    kernel = res["kernel"]["tti_per_s"]
+    out: dict[str, Any] = {
+        "kernel_tti_per_s": round(kernel, 1),
+        "paper_full_tti_per_s": round(res["paper_full"]["tti_per_s"], 1),
+        "paper_full_ratio_to_kernel": round(res["paper_full"]["tti_per_s"] / kernel, 3),
+        "paper_scheduled_tti_per_s": round(res["paper_scheduled"]["tti_per_s"], 1),
+        "paper_scheduled_ratio_to_kernel": round(res["paper_scheduled"]["tti_per_s"] / kernel, 3),
+        "paper_full_peak_mem_mb": round(res["paper_full"]["peak_mem_mb"], 1),
+        "large_scheduled_tti_per_s": round(res["large_scheduled"]["tti_per_s"], 1),
+        "large_peak_mem_mb": round(res["large_scheduled"]["peak_mem_mb"], 1),
+        "threads": 1,
+    }
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    print(f"bare kernel (7×210×100 fading+SINR+rate): {kernel:10.1f} TTI/s   (reference)")
+    print(
+        f"paper, full fading:                       {out['paper_full_tti_per_s']:10.1f} TTI/s   "
+        f"{out['paper_full_ratio_to_kernel']:.2f}× kernel   (target ≥ 700 and ≥ 0.7×)"
+    )
+    print(
+        f"paper, scheduled-links fading:            {out['paper_scheduled_tti_per_s']:10.1f} TTI/s   "
+        f"{out['paper_scheduled_ratio_to_kernel']:.2f}× kernel   (target ≥ 4000)"
+    )
+    print(
+        f"30 DUs × 200 UEs, scheduled-links:        {out['large_scheduled_tti_per_s']:10.1f} TTI/s   "
+        f"peak RSS {out['large_peak_mem_mb']:.0f} MB   (target ≥ 100 TTI/s, ≤ 2048 MB)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.sim", description=__doc__)
+    add_arguments(parser)
+    raise SystemExit(run(parser.parse_args()))
