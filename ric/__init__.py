@@ -1,1 +1,16 @@
-"""ric."""
+"""ric: what both ends of E2 and every xApp share.
+
+Codecs (this package's E2 layer so far):
+
+* :mod:`ric.e2ap` — E2AP messages as typed dataclasses, ``encode_e2ap`` / ``decode_e2ap``
+  (pycrate, aligned PER); IEs in :mod:`ric.e2ap_ies`, causes in :mod:`ric.cause`.
+* :mod:`ric.kpm` — E2SM-KPM v03.00 (RAN function description, event trigger, action
+  definitions, indication header and messages).
+* :mod:`ric.rc` — E2SM-RC (control header/message/outcome, RAN function definition, slice
+  PRB quotas).
+* :mod:`ric.e2sm_common` — UE IDs, S-NSSAI, cell IDs; :mod:`ric.plmn` — PLMN BCD.
+* :mod:`ric.errors` — ``PeerError`` (what decoders raise: ``E2DecodeError``) vs
+  ``LocalError`` (what encoders raise: ``E2EncodeError``).
+
+The ASN.1 sources of the service models are package data under ``ric/asn1/``.
+"""
