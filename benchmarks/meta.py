@@ -1,21 +1,25 @@
 """Cost of the meta-controller's math at paper network sizes (1 thread by default).
 
 Every DU (task) holds 4 agents — 1 high-level + 3 low-level (one per slice) — each with an actor
-and a critic MLP of hidden sizes 256-512-512 (tanh): high obs 12 → act 3, low obs 125 → act 30,
-critics take obs + act → 1. That is 3.43 M float32 parameters (13.7 MB) per DU. Measured, as the
+and a critic MLP of hidden sizes 256-512-512 (tanh): high obs 12 → act 3, low obs 155 → act 30
+(the environment's feature layout at U_max = 30 UE slots, as in ``metahrl bench learner``),
+critics take obs + act → 1: about 3.5 M float32 parameters (14 MB) per DU. Measured, as the
 median over repetitions (all cases interleaved so that noise hits them alike):
 
   td_variance   variance of a window of TD errors per agent (default 10k per agent, 4 per DU)
   weights       softmin task weights for the 4 agent groups
   aggregate     weighted sum of all DUs' gradients, named mappings (``weighted_aggregate``)
   aggregate_stacked  the same from a ``GradientStack`` (one gemv)
+  aggregate_bf16     the same from a bfloat16 ``GradientStack`` (half the bytes; float32 result)
   meta_step     the first-order meta-update θ_M ← θ_M − β Σ w_g g_g (``meta_update``, per-agent
                 weights, finite check), from mappings and from a stack
   sum           a plain, unweighted in-place sum of N flat buffers holding the same bytes
   read          a bare read of those bytes (one ``sum()`` per buffer): the memory roofline
 
 ``aggregate_ratio_to_sum`` is the worst (largest) aggregate/sum ratio over the DU counts.
-Targets (issue 4, 1 core): aggregate ≤ 10 ms for 7 DUs and ≤ 25 ms for 30 DUs.
+Targets (issue 4, 1 core): aggregate ≤ 10 ms for 7 DUs and ≤ 25 ms for 30 DUs. At 30 DUs the
+float32 gradients alone are ~420 MB: a bare read of them on one core here takes about the whole
+25 ms budget, so only the bfloat16 stack meets that target.
 ``--alternatives`` also times the designs rejected for the mapping path, and ``--second-order``
 first- vs second-order MAML (time and peak memory, each in a fresh process); both feed
 ``docs/meta-learning.md``.
@@ -47,7 +51,7 @@ from meta_controller.weights import task_weights, td_error_variance
 
 HIDDEN = (256, 512, 512)
 HIGH_OBS, HIGH_ACT = 12, 3
-LOW_OBS, LOW_ACT = 125, 30
+LOW_OBS, LOW_ACT = 155, 30
 N_SLICES = 3
 GROUPS = ("high", *(f"low.{s}" for s in range(N_SLICES)))
 TARGETS_MS = {7: 10.0, 30: 25.0}
@@ -178,6 +182,8 @@ def measure(n_du: int, window: int, repeats: int) -> dict[str, float]:
     theta = _random_params(shapes, gen)
     grads = [_random_params(shapes, gen) for _ in range(n_du)]
     stack = GradientStack.from_grads(grads)
+    stack_bf16 = GradientStack(stack.layout, n_du, dtype=torch.bfloat16)
+    stack_bf16.data.copy_(stack.data)
     flats = [stack.row(g) for g in range(n_du)]
     out = torch.empty_like(flats[0])
     td = torch.randn(n_du, len(GROUPS), window, generator=gen).numpy()
@@ -190,8 +196,10 @@ def measure(n_du: int, window: int, repeats: int) -> dict[str, float]:
         "weights": lambda: [task_weights(v) for v in by_group.values()],
         "aggregate": lambda: weighted_aggregate(grads, w),
         "aggregate_stacked": lambda: weighted_aggregate(stack, w),
+        "aggregate_bf16": lambda: weighted_aggregate(stack_bf16, w),
         "meta_step": lambda: meta_update(theta, grads, by_group, cfg),
         "meta_step_stacked": lambda: meta_update(theta, stack, by_group, cfg),
+        "meta_step_bf16": lambda: meta_update(theta, stack_bf16, by_group, cfg),
         "sum": lambda: _plain_sum(flats, out),
         "read": lambda: [f.sum() for f in flats],
     }
@@ -199,6 +207,7 @@ def measure(n_du: int, window: int, repeats: int) -> dict[str, float]:
     result = {f"{k}_ms_{n_du}": round(v, 3) for k, v in ms.items()}
     result[f"aggregate_ratio_to_sum_{n_du}"] = round(ms["aggregate"] / ms["sum"], 3)
     result[f"aggregate_stacked_ratio_to_sum_{n_du}"] = round(ms["aggregate_stacked"] / ms["sum"], 3)
+    result[f"aggregate_bf16_ratio_to_sum_{n_du}"] = round(ms["aggregate_bf16"] / ms["sum"], 3)
     result[f"aggregate_ratio_to_read_{n_du}"] = round(ms["aggregate"] / ms["read"], 3)
     result[f"aggregate_stacked_ratio_to_read_{n_du}"] = round(ms["aggregate_stacked"] / ms["read"], 3)
     result[f"bytes_{n_du}"] = float(stack.data.numel() * stack.data.element_size())
@@ -328,18 +337,21 @@ def _report(result: dict[str, float], n_dus: list[int]) -> None:
             "weights",
             "aggregate",
             "aggregate_stacked",
+            "aggregate_bf16",
             "meta_step",
             "meta_step_stacked",
+            "meta_step_bf16",
             "sum",
             "read",
         ):
             print(f"    {case:<18} {result[f'{case}_ms_{n}']:9.3f} ms")
         print(
             f"    aggregate / sum    {result[f'aggregate_ratio_to_sum_{n}']:9.3f}  "
-            f"(stacked {result[f'aggregate_stacked_ratio_to_sum_{n}']:.3f})"
+            f"(stacked {result[f'aggregate_stacked_ratio_to_sum_{n}']:.3f}, "
+            f"bf16 {result[f'aggregate_bf16_ratio_to_sum_{n}']:.3f})"
         )
         if n in TARGETS_MS:
-            for case in ("aggregate", "aggregate_stacked"):
+            for case in ("aggregate", "aggregate_stacked", "aggregate_bf16"):
                 ok = result[f"{case}_ms_{n}"] <= TARGETS_MS[n]
                 print(f"    target {case} <= {TARGETS_MS[n]:g} ms: {'met' if ok else 'MISSED'}")
     alt = {k: v for k, v in result.items() if k.startswith("alt_")}

@@ -186,9 +186,18 @@ def _sum_stack_into(
         views = stack.layout.unflatten(out)
         torch._foreach_copy_([views[k] for k in names], [base[k] for k in names])
     w = torch.tensor(coeffs, dtype=stack.data.dtype, device=stack.data.device)
+    mixed = stack.data.dtype != out.dtype  # a bfloat16 stack summed into float32 parameters
     for start, end in stack.layout.slices(names):
         cols = stack.data[:, start:end].T
-        if base is None:
+        if mixed:
+            # vector × row-major block: the fast bfloat16 kernel (mv on the transposed, sliced
+            # view is several times slower for bfloat16).
+            part = w @ stack.data[:, start:end]  # bfloat16; copy_/add_ convert in the same pass
+            if base is None:
+                out[start:end].copy_(part)
+            else:
+                out[start:end].add_(part)
+        elif base is None:
             torch.mv(cols, w, out=out[start:end])
         else:
             out[start:end].addmv_(cols, w)
@@ -217,8 +226,8 @@ def _check_grads(grads: TaskGradients, layout: ParamLayout, dtype: torch.dtype) 
             raise MetaInputError(
                 "the gradient stack's layout differs from the parameters' (names, order or shapes)"
             )
-        if grads.data.dtype != dtype:
-            raise MetaInputError(f"the gradient stack is {grads.data.dtype}, expected {dtype}")
+        if grads.data.dtype not in (dtype, torch.bfloat16):
+            raise MetaInputError(f"the gradient stack is {grads.data.dtype}, expected {dtype} or bfloat16")
         return grads.n_tasks
     if not grads:
         raise MetaInputError("no task gradients given")
@@ -247,7 +256,8 @@ def weighted_aggregate(
     ref = _reference(grads)
     layout = grads.layout if isinstance(grads, GradientStack) else ParamLayout.of(grads[0])
     coeffs = _as_weight_list(weights, _check_grads(grads, layout, ref.dtype))
-    out = torch.empty(layout.numel, dtype=ref.dtype, device=ref.device)
+    dtype = torch.float32 if ref.dtype == torch.bfloat16 else ref.dtype  # accumulate bf16 into fp32
+    out = torch.empty(layout.numel, dtype=dtype, device=ref.device)
     _weighted_sum_into(out, layout, None, grads, layout.names, coeffs)
     return layout.unflatten(out)
 

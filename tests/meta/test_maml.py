@@ -220,6 +220,31 @@ def test_meta_update_is_eq13_with_softmin(grads: Grads, theta: Params) -> None:
         assert res.flat.shape == (ParamLayout.of(theta).numel,)
 
 
+def test_bfloat16_stack_aggregates_into_float32() -> None:
+    """A bfloat16 gradient stack (half the bytes) sums into float32 meta-parameters. Each
+    bfloat16 entry carries a relative rounding error ≤ 2⁻⁹; the weighted sum of 4 tasks with
+    weights summing to 1 is then off by at most ~2⁻⁹ of the largest |g| (plus the rounding of
+    the float32-accumulated result back to bfloat16, another 2⁻⁹): 1e-2 absolute on N(0, 1)
+    gradients is a safe bound that a wrong implementation (e.g. dropping a task) far exceeds."""
+    gen = torch.Generator().manual_seed(11)
+    grads32 = [named(gen, torch.float32) for _ in range(4)]
+    theta32 = named(gen, torch.float32)
+    stack = GradientStack.from_grads([{k: v.to(torch.bfloat16) for k, v in g.items()} for g in grads32])
+    assert stack.data.dtype == torch.bfloat16
+    w = [0.1, 0.2, 0.3, 0.4]
+    out = weighted_aggregate(stack, w)
+    res = meta_update(theta32, stack, [1.0, 2.0, 3.0, 4.0], MetaUpdateConfig(beta=0.5))
+    ref = meta_update(theta32, grads32, [1.0, 2.0, 3.0, 4.0], MetaUpdateConfig(beta=0.5))
+    for k in SHAPES:
+        assert out[k].dtype == torch.float32 and res.params[k].dtype == torch.float32
+        expected = sum(wg * g[k] for wg, g in zip(w, grads32, strict=True))
+        torch.testing.assert_close(out[k], expected, rtol=0, atol=1e-2)
+        torch.testing.assert_close(res.params[k], ref.params[k], rtol=0, atol=1e-2)
+    half = GradientStack.from_grads([{k: v.half() for k, v in g.items()} for g in grads32])
+    with pytest.raises(MetaInputError, match="float16"):
+        meta_update(theta32, half, [1.0, 2.0, 3.0, 4.0], MetaUpdateConfig(beta=0.5))
+
+
 def test_per_group_weights(grads: Grads, theta: Params) -> None:
     groups = {"high": [0.1, 0.2, 0.3, 0.4], "low.0": [4.0, 3.0, 2.0, 1.0], "low.1": [1.0] * 4}
     cfg = MetaUpdateConfig(beta=1.0, weighting=WeightingConfig(scheme="softmax"))
