@@ -18,6 +18,7 @@ from metahrl import __version__
 # name -> (module, one-line help). The module provides add_arguments() and run().
 COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("e2sim.cli", "run the radio/traffic simulator with a classical policy and print KPIs"),
+    "e2sim": ("e2sim.e2_cli", "run the simulator as E2 nodes (one per DU) connected to a near-RT RIC"),
 }
 
 # `metahrl bench NAME`: name -> (module, help). The module provides add_arguments() and run().

@@ -1,0 +1,806 @@
+"""The simulator as E2 nodes: one E2 node per DU, serving E2SM-KPM reports and E2SM-RC controls.
+
+:class:`E2SimNodes` runs one :class:`~e2sim.core.Simulator` and, for each DU, a
+:class:`DuNode` (the service logic) behind an :class:`~ric.client.E2NodeClient` (connection,
+E2 Setup, reconnect with backoff). Conventions (also in :mod:`ric.ids`):
+
+* **Node identity** — DU ``d`` is gNB ID ``d + 1`` (22 bits) with gNB-DU-ID ``d`` in the
+  scenario's PLMN; its E2 node name is ``gnbd_<MCC>_<MNC>_<gNB ID, 6 hex>_0``
+  (``gnbd_001_001_000001_0`` for DU 0 of PLMN 00101). E2 Setup advertises E2SM-KPM
+  (RAN function 2) and E2SM-RC (RAN function 3, style 2 / action 6).
+* **UE IDs** — simulator UE ``i`` (global index) is ``GnbDuUeId(i + 1)``; a UE is reported
+  by the DU serving it at the end of the report window (so after a handover, by its new DU).
+* **Slices** — slice index 0/1/2 (eMBB/mMTC/URLLC) is S-NSSAI (SST 1/3/2, SD =
+  ``scenario.slice_sd``), in the scenario's PLMN.
+* **KPM subscriptions** — event trigger format 1, period ≥ 10 ms (:data:`MIN_PERIOD_MS`,
+  configurable), rounded to whole TTIs; a report covers the simulator's window counters since the previous
+  report of that subscription (one data item per report; the action's granularity is not
+  subdivided). Timestamps are simulated time: ``epoch + TTI index × TTI``, with ``epoch``
+  the wall-clock time at start. Styles:
+
+  - 1 (format 1 → indication format 1): node level, each measurement per ``sliceID`` label
+    (or unlabeled = the whole DU);
+  - 2 (one UE → format 1), 4 (UEs matching S-NSSAI conditions; ``present`` = every UE)
+    and 5 (explicit UE list) → indication format 3 with one report per UE served.
+
+  Measurements: ``DRB.UEThpDl`` (delivered kbit/s; node level: mean over UEs),
+  ``DRB.RlcSduDelayDl`` (mean delay of delivered packets in 0.1 ms; noValue if none),
+  ``RRU.PrbUsedDl`` (mean PRBs per TTI), ``RRU.PrbAvailDl`` (mean PRB quota of the slice —
+  of the UE's slice at UE level —, or K unlabeled), ``DRB.RlcPacketDropRateDl`` (dropped /
+  (delivered + dropped) packets). Anything else (other styles, labels, condition types,
+  measurement names, a KPM v02.01 definition) is not admitted, with a cause.
+* **RC controls** (style 2 / action 6, slice-level PRB quota): header UE ID
+  :data:`~ric.ids.SLICE_LEVEL_UE` (``GnbDuUeId(0)``) → for each policy row, the slice's RB
+  budget on this DU becomes ``round(max_ratio % × K)`` (rows over K in total are scaled down
+  by the simulator; as on srsRAN only the max ratio binds); any other UE ID → that UE gets
+  ``round(max_ratio % × K)`` RBs (one row, the UE's own slice; the UE must be served by this
+  DU; the other UEs of its slice on this DU then get only what per-UE controls give them —
+  the simulator's explicit-allocation mode). Answers: Control Acknowledge, or
+  Control Failure with a cause (undecodable or unknown slice/UE: ``control-message-invalid``;
+  another style/action: ``action-not-supported``; UE not on this DU or values the simulator
+  rejects: ``control-failed-to-execute``).
+
+Time: simulated by default — the simulator runs as fast as it can while at least one E2 node
+is set up with the RIC (one TTI = 1 ms of simulated time; it stands still while no node is;
+the loop yields to the network every TTI, and between DUs' reports, and waits while a
+connection's send buffer is full, so it cannot run far ahead of what the RIC reads);
+``realtime=True`` paces TTIs to the wall clock (late TTIs are caught up back to back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from e2sim.core import ControlError, Simulator
+from e2sim.counters import WindowCounters
+from ric import kpm, rc
+from ric.cause import Cause, CauseRicRequest
+from ric.client import E2NodeClient
+from ric.e2ap import (
+    ComponentInterface,
+    E2NodeComponentConfig,
+    E2NodeComponentId,
+    E2SetupResponse,
+    GlobalGnbId,
+    RanFunction,
+    RicActionNotAdmitted,
+    RicActionType,
+    RicControlRequest,
+    RicRequestId,
+    RicSubscriptionRequest,
+)
+from ric.e2sm_common import Snssai, UeId
+from ric.errors import E2smDecodeError
+from ric.ids import SLICE_LEVEL_UE, e2_node_name, ue_id, ue_index
+from ric.link import LinkConfig, NodeLink
+from ric.plmn import Plmn
+from ric.transport import Backoff, TransportConfig
+
+__all__ = [
+    "MIN_PERIOD_MS",
+    "SLICE_SST",
+    "DuNode",
+    "E2SimConfig",
+    "E2SimNodes",
+    "NodeObserver",
+    "du_node_id",
+    "ran_functions",
+    "slice_snssais",
+]
+
+_log = logging.getLogger(__name__)
+
+MIN_PERIOD_MS = 10
+"""Shortest KPM reporting period served."""
+
+SLICE_SST = (1, 3, 2)
+"""SST of slice index 0, 1, 2 (eMBB, mMTC, URLLC)."""
+
+_N_SLICES = 3
+_SUPPORTED_MEASUREMENTS = frozenset(kpm.MEASUREMENTS)
+
+
+def du_node_id(plmn: Plmn, du: int) -> GlobalGnbId:
+    """The Global E2 node ID of DU ``du``."""
+    return GlobalGnbId(plmn, du + 1, 22, du_id=du)
+
+
+def slice_snssais(slice_sd: Sequence[int]) -> tuple[Snssai, ...]:
+    """S-NSSAI of each slice index."""
+    return tuple(Snssai(sst, sd) for sst, sd in zip(SLICE_SST, slice_sd, strict=True))
+
+
+@lru_cache(maxsize=1)
+def ran_functions() -> tuple[RanFunction, ...]:
+    """The RAN functions every DU advertises: KPM (2) and RC (3), with their definitions."""
+    kpm_def = kpm.encode_ran_function_description(kpm.default_ran_function_description())
+    rc_def = rc.encode_ran_function_definition(rc.default_ran_function_definition())
+    return (
+        RanFunction(kpm.KPM_RAN_FUNCTION_ID, kpm_def, 0, kpm.KPM_OID),
+        RanFunction(rc.RC_RAN_FUNCTION_ID, rc_def, 0, rc.RC_OID),
+    )
+
+
+class NodeObserver(Protocol):
+    """Optional instrumentation hooks (e.g. the E2 round-trip benchmark)."""
+
+    def indication_sent(self, du: int, request_id: RicRequestId, sn: int) -> None: ...
+
+    def control_received(self, du: int, request: RicControlRequest) -> None: ...
+
+
+class _Refused(Exception):
+    """A request we answer with a failure (internal to this module)."""
+
+    def __init__(self, cause: Cause, reason: str) -> None:
+        super().__init__(reason)
+        self.cause = cause
+
+
+# ---------------------------------------------------------------------------------------
+# KPM actions and reports
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _ReportAction:
+    """One admitted REPORT action: what to measure, for which UEs or slices."""
+
+    action_id: int
+    style: int
+    names: tuple[str, ...]
+    infos: tuple[kpm.MeasInfo, ...]
+    slice_columns: tuple[int | None, ...] = ()  # style 1: slice index per record (None: DU)
+    ue_filter: Callable[[NDArray[np.int64]], NDArray[np.bool_]] | None = None  # styles 2/4/5
+
+
+@dataclass
+class _KpmSubscription:
+    request_id: RicRequestId
+    period_ttis: int
+    period_ms: int
+    actions: list[_ReportAction]
+    next_due: int
+    window_start: int
+    window: WindowCounters | None = None
+
+
+def _slice_of(snssai: Snssai, snssais: Sequence[Snssai]) -> int:
+    for i, s in enumerate(snssais):
+        if s.sst == snssai.sst and (snssai.sd is None or snssai.sd == s.sd):
+            return i
+    raise _Refused(CauseRicRequest.ACTION_NOT_SUPPORTED, f"unknown slice {snssai}")
+
+
+def _node_columns(infos: Sequence[kpm.MeasInfo], snssais: Sequence[Snssai]) -> tuple[int | None, ...]:
+    cols: list[int | None] = []
+    for info in infos:
+        for label in info.labels:
+            if label == kpm.NO_LABEL:
+                cols.append(None)
+            elif label.slice_id is not None and label == kpm.MeasLabel(slice_id=label.slice_id):
+                cols.append(_slice_of(label.slice_id, snssais))
+            else:
+                raise _Refused(CauseRicRequest.ACTION_NOT_SUPPORTED, f"unsupported label {label}")
+    return tuple(cols)
+
+
+def _ue_list_filter(ues: Sequence[UeId], n_ues: int) -> Callable[[NDArray[np.int64]], NDArray[np.bool_]]:
+    wanted = np.zeros(n_ues, bool)
+    for ue in ues:
+        idx = ue_index(ue)
+        if idx is None or not 0 <= idx < n_ues:
+            raise _Refused(CauseRicRequest.ACTION_NOT_SUPPORTED, f"unknown UE {ue}")
+        wanted[idx] = True
+    return lambda candidates: wanted[candidates]
+
+
+def _condition_filter(
+    conditions: Sequence[kpm.UeCondition], ue_slice: NDArray[np.int8], snssais: Sequence[Snssai]
+) -> Callable[[NDArray[np.int64]], NDArray[np.bool_]]:
+    """S-NSSAI conditions: ``present`` (every UE) or ``equal`` to an SST (int, or 1 octet) or
+    SST+SD (4 octets); combined with AND, or OR when any condition sets ``logicalOR``."""
+    masks = []
+    for cond in conditions:
+        test = cond.test
+        if test.test_type is not kpm.TestCondType.S_NSSAI:
+            raise _Refused(CauseRicRequest.ACTION_NOT_SUPPORTED, f"UE condition {test.test_type.value}")
+        if test.expression in (None, kpm.TestCondExpression.PRESENT):
+            masks.append(np.ones(_N_SLICES, bool))
+            continue
+        value = test.value
+        if test.expression is not kpm.TestCondExpression.EQUAL or not isinstance(value, int | bytes):
+            raise _Refused(CauseRicRequest.ACTION_NOT_SUPPORTED, f"S-NSSAI condition {test}")
+        if isinstance(value, bytes) and len(value) in (1, 4):
+            snssai = Snssai(value[0], int.from_bytes(value[1:], "big") if len(value) == 4 else None)
+        elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 255:
+            snssai = Snssai(value)
+        else:
+            raise _Refused(CauseRicRequest.ACTION_NOT_SUPPORTED, f"S-NSSAI value {value!r}")
+        mask = np.zeros(_N_SLICES, bool)
+        mask[_slice_of(snssai, snssais)] = True
+        masks.append(mask)
+    combined = (
+        np.logical_or.reduce(masks) if any(c.logical_or for c in conditions) else np.logical_and.reduce(masks)
+    )
+    return lambda candidates: combined[ue_slice[candidates]]
+
+
+def _report_action(
+    action_id: int, definition: kpm.KpmActionDefinition, sim: Simulator, snssais: Sequence[Snssai]
+) -> _ReportAction:
+    infos = definition.measurements
+    names = tuple(m.name for m in infos)
+    unknown = [n for n in names if n not in _SUPPORTED_MEASUREMENTS]
+    if unknown:
+        raise _Refused(CauseRicRequest.ACTION_NOT_SUPPORTED, f"unsupported measurements {unknown}")
+    body, style = definition.body, definition.style
+    if style == 1 and isinstance(body, kpm.KpmActionFormat1):
+        return _ReportAction(action_id, 1, names, infos, slice_columns=_node_columns(infos, snssais))
+    if any(lab != kpm.NO_LABEL for m in infos for lab in m.labels):
+        raise _Refused(CauseRicRequest.ACTION_NOT_SUPPORTED, "labels are only served at node level (style 1)")
+    if style == 2 and isinstance(body, kpm.KpmActionFormat2):
+        return _ReportAction(action_id, 2, names, infos, ue_filter=_ue_list_filter([body.ue], sim.n_ues))
+    if style == 4 and isinstance(body, kpm.KpmActionFormat4):
+        flt = _condition_filter(body.conditions, sim.ues.slice, snssais)
+        return _ReportAction(action_id, 4, names, infos, ue_filter=flt)
+    if style == 5 and isinstance(body, kpm.KpmActionFormat5):
+        return _ReportAction(action_id, 5, names, infos, ue_filter=_ue_list_filter(body.ues, sim.n_ues))
+    raise _Refused(
+        CauseRicRequest.ACTION_NOT_SUPPORTED, f"report style {style} with {type(body).__name__} is not served"
+    )
+
+
+def _ue_columns(
+    w: WindowCounters,
+    ues: NDArray[np.int64],
+    slice_quota: NDArray[np.float64],
+    ue_slice: NDArray[np.int8],
+    tti_ms: float,
+) -> dict[str, list[kpm.MeasRecord]]:
+    """Per-UE measurement values (see the module docstring for definitions)."""
+    window_ms = max(w.ttis, 1) * tti_ms  # bits per ms = kbit/s
+    pkts = w.delivered_packets[ues]
+    dropped = w.dropped_deadline[ues] + w.dropped_overflow[ues]
+    delay = np.divide(w.latency_sum_ms[ues] * 10.0, pkts, out=np.zeros(len(ues)), where=pkts > 0)
+    total = pkts + dropped
+    drop = np.divide(dropped, total, out=np.zeros(len(ues)), where=total > 0)
+    return {
+        kpm.DRB_UE_THP_DL.name: [int(x) for x in np.rint(w.delivered_bits[ues] / window_ms)],
+        kpm.DRB_RLC_SDU_DELAY_DL.name: [float(d) if p else None for d, p in zip(delay, pkts, strict=True)],
+        kpm.RRU_PRB_USED_DL.name: [int(x) for x in np.rint(w.rbs[ues] / max(w.ttis, 1))],
+        kpm.RRU_PRB_AVAIL_DL.name: [int(x) for x in np.rint(slice_quota[ue_slice[ues]])],
+        kpm.DRB_RLC_PACKET_DROP_RATE_DL.name: [float(x) for x in drop],
+    }
+
+
+def _node_value(
+    name: str, w: WindowCounters, ues: NDArray[np.int64], used: float, avail: float, tti_ms: float
+) -> kpm.MeasRecord:
+    """One node-level record over ``ues`` (a slice's or the DU's UEs)."""
+    if name == kpm.RRU_PRB_USED_DL.name:
+        return round(used)
+    if name == kpm.RRU_PRB_AVAIL_DL.name:
+        return round(avail)
+    if name == kpm.DRB_UE_THP_DL.name:
+        return round(float(w.delivered_bits[ues].mean()) / (max(w.ttis, 1) * tti_ms)) if len(ues) else 0
+    pkts = int(w.delivered_packets[ues].sum())
+    if name == kpm.DRB_RLC_SDU_DELAY_DL.name:
+        return float(w.latency_sum_ms[ues].sum() * 10.0 / pkts) if pkts else None
+    dropped = int(w.dropped_deadline[ues].sum() + w.dropped_overflow[ues].sum())
+    return dropped / (pkts + dropped) if pkts + dropped else 0.0
+
+
+# ---------------------------------------------------------------------------------------
+# One DU's E2 node
+# ---------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1024)
+def _decode_control(header: bytes, message: bytes) -> tuple[rc.RcControlHeader, tuple[rc.SlicePrbQuota, ...]]:
+    """Decoded RC header + quota rows (cached: a RIC re-sends the same few payloads)."""
+    decoded = rc.decode_control_header(header)
+    if not isinstance(decoded, rc.RcControlHeader):
+        raise _Refused(CauseRicRequest.ACTION_NOT_SUPPORTED, "RC control header format 2 is not served")
+    if (decoded.style, decoded.action_id) != (
+        rc.RC_STYLE_RADIO_RESOURCE_ALLOCATION,
+        rc.RC_ACTION_SLICE_PRB_QUOTA,
+    ):
+        raise _Refused(
+            CauseRicRequest.ACTION_NOT_SUPPORTED, f"RC style {decoded.style} action {decoded.action_id}"
+        )
+    return decoded, rc.decode_slice_prb_quota(message)
+
+
+@dataclass
+class DuCounters:
+    subscriptions: int = 0
+    subscriptions_refused: int = 0
+    indications: int = 0
+    reports_skipped: int = 0  # UE-level reports with no matching UE on this DU
+    controls_acked: int = 0
+    controls_failed: int = 0
+
+
+class DuNode:
+    """The E2 service logic of one DU (a :class:`ric.client.NodeApplication`)."""
+
+    def __init__(
+        self,
+        sim: Simulator,
+        du: int,
+        plmn: Plmn,
+        slice_sd: Sequence[int],
+        epoch_unix: float,
+        runner: E2SimNodes,
+    ) -> None:
+        self.sim = sim
+        self.du = du
+        self.plmn = plmn
+        self.snssais = slice_snssais(slice_sd)
+        self.node_id = du_node_id(plmn, du)
+        self.name = e2_node_name(self.node_id)
+        self.epoch_unix = epoch_unix
+        self.runner = runner
+        self.client: E2NodeClient | None = None
+        self.subscriptions: dict[RicRequestId, _KpmSubscription] = {}
+        self.counters = DuCounters()
+
+    def make_link(self, config: LinkConfig | None = None) -> NodeLink:
+        component = E2NodeComponentConfig(E2NodeComponentId(ComponentInterface.F1, node_id=self.du), b"", b"")
+        return NodeLink(self.node_id, ran_functions(), (component,), config, self.name)
+
+    # ------------------------------------------------------------------ NodeApplication
+    def setup_completed(self, client: E2NodeClient, response: E2SetupResponse) -> None:
+        _log.info("%s: E2 Setup accepted by RIC (functions %s)", self.name, [f.id for f in response.accepted])
+
+    def released(self, client: E2NodeClient, reason: str) -> None:
+        if self.subscriptions:
+            _log.info("%s: %d subscription(s) released: %s", self.name, len(self.subscriptions), reason)
+        self.subscriptions.clear()
+        self.runner.reschedule()
+
+    def subscription_deleted(self, client: E2NodeClient, request_id: RicRequestId) -> None:
+        self.subscriptions.pop(request_id, None)
+        self.runner.reschedule()
+
+    def subscription_requested(self, client: E2NodeClient, request: RicSubscriptionRequest) -> None:
+        link, now = client.link, client.now()
+        assert link is not None
+        try:
+            sub, refused = self._admit(request)
+        except _Refused as exc:
+            self.counters.subscriptions_refused += 1
+            _log.warning(
+                "%s: subscription %s refused: %s (%s)", self.name, request.request_id, exc, exc.cause
+            )
+            link.reject_subscription(request, exc.cause, now)
+            return
+        self.runner.flush_window()  # the new subscription's window starts now
+        sub.window_start = sub.next_due - sub.period_ttis
+        link.accept_subscription(request, [a.action_id for a in sub.actions], now, refused)
+        self.subscriptions[request.request_id] = sub
+        self.counters.subscriptions += 1
+        self.runner.reschedule()
+        _log.info(
+            "%s: KPM subscription %s every %d ms, actions %s",
+            self.name,
+            request.request_id,
+            sub.period_ms,
+            [(a.action_id, a.style) for a in sub.actions],
+        )
+
+    def _admit(self, request: RicSubscriptionRequest) -> tuple[_KpmSubscription, list[RicActionNotAdmitted]]:
+        if request.ran_function_id != kpm.KPM_RAN_FUNCTION_ID:
+            raise _Refused(CauseRicRequest.ACTION_NOT_SUPPORTED, "only E2SM-KPM serves subscriptions")
+        try:
+            period_ms = kpm.decode_event_trigger(request.event_trigger).period_ms
+        except E2smDecodeError as exc:
+            raise _Refused(exc.cause, str(exc)) from exc
+        min_period = self.runner.config.min_period_ms
+        if period_ms < min_period:
+            raise _Refused(
+                CauseRicRequest.EVENT_TRIGGER_NOT_SUPPORTED, f"period {period_ms} ms < {min_period} ms"
+            )
+        admitted: list[_ReportAction] = []
+        refused: list[RicActionNotAdmitted] = []
+        for action in request.actions:
+            try:
+                admitted.append(self._action(action.action_id, action.action_type, action.definition))
+            except _Refused as exc:
+                _log.warning("%s: action %d not admitted: %s", self.name, action.action_id, exc)
+                refused.append(RicActionNotAdmitted(action.action_id, exc.cause))
+        if not admitted:
+            first = refused[0]
+            raise _Refused(first.cause, f"no action admitted ({[r.action_id for r in refused]})")
+        period_ttis = max(1, round(period_ms / self.sim.radio.tti_ms))
+        sub = _KpmSubscription(
+            request.request_id, period_ttis, period_ms, admitted, self.sim.t + period_ttis, 0
+        )
+        return sub, refused
+
+    def _action(self, action_id: int, action_type: RicActionType, definition: bytes | None) -> _ReportAction:
+        if action_type is not RicActionType.REPORT or definition is None:
+            raise _Refused(
+                CauseRicRequest.ACTION_NOT_SUPPORTED, f"{action_type.value} actions are not served"
+            )
+        try:
+            decoded = kpm.decode_action_definition(definition)
+        except E2smDecodeError as exc:  # includes a KPM v02.01 definition (E2smVersionError)
+            raise _Refused(exc.cause, str(exc)) from exc
+        return _report_action(action_id, decoded, self.sim, self.snssais)
+
+    def control_requested(self, client: E2NodeClient, request: RicControlRequest) -> None:
+        link, now = client.link, client.now()
+        assert link is not None
+        if self.runner.observer is not None:
+            self.runner.observer.control_received(self.du, request)
+        try:
+            self._apply_control(request)
+        except (_Refused, E2smDecodeError) as exc:
+            self.counters.controls_failed += 1
+            _log.warning("%s: control %s failed: %s", self.name, request.request_id, exc)
+            link.fail_control(request, exc.cause, now)
+            return
+        self.counters.controls_acked += 1
+        link.acknowledge_control(request, now)
+
+    # ------------------------------------------------------------------ RC
+    def _apply_control(self, request: RicControlRequest) -> None:
+        if request.ran_function_id != rc.RC_RAN_FUNCTION_ID:
+            raise _Refused(CauseRicRequest.ACTION_NOT_SUPPORTED, "only E2SM-RC serves controls")
+        header, quotas = _decode_control(request.header, request.message)
+        for q in quotas:
+            if q.plmn != self.plmn:
+                raise _Refused(CauseRicRequest.CONTROL_MESSAGE_INVALID, f"unknown PLMN {q.plmn}")
+            if q.min_ratio > q.max_ratio:
+                raise _Refused(CauseRicRequest.CONTROL_MESSAGE_INVALID, f"min ratio > max ratio in {q}")
+        if header.ue == SLICE_LEVEL_UE:
+            self._apply_slice_quotas(quotas)
+        else:
+            self._apply_ue_quota(header.ue, quotas)
+
+    def _quota_slice(self, q: rc.SlicePrbQuota) -> int:
+        try:
+            return _slice_of(Snssai(q.sst, q.sd), self.snssais)
+        except _Refused:
+            raise _Refused(
+                CauseRicRequest.CONTROL_MESSAGE_INVALID, f"unknown slice SST {q.sst} SD {q.sd}"
+            ) from None
+
+    def _rbs(self, ratio: int) -> int:
+        return round(ratio * self.sim.n_rbs / 100)
+
+    def _apply_slice_quotas(self, quotas: Sequence[rc.SlicePrbQuota]) -> None:
+        row = self.sim.slice_rbs[self.du].copy()
+        for q in quotas:
+            row[self._quota_slice(q)] = self._rbs(q.max_ratio)
+        try:
+            self.sim.set_slice_rbs(row[None, :], dus=[self.du])
+        except ControlError as exc:
+            raise _Refused(CauseRicRequest.CONTROL_FAILED_TO_EXECUTE, str(exc)) from exc
+
+    def _apply_ue_quota(self, ue: UeId, quotas: Sequence[rc.SlicePrbQuota]) -> None:
+        idx = ue_index(ue)
+        if idx is None or not 0 <= idx < self.sim.n_ues:
+            raise _Refused(CauseRicRequest.CONTROL_MESSAGE_INVALID, f"unknown UE {ue}")
+        if int(self.sim.serving[idx]) != self.du:
+            raise _Refused(CauseRicRequest.CONTROL_FAILED_TO_EXECUTE, f"UE {ue} is not served by {self.name}")
+        if len(quotas) != 1 or self._quota_slice(quotas[0]) != int(self.sim.ues.slice[idx]):
+            raise _Refused(
+                CauseRicRequest.CONTROL_MESSAGE_INVALID, f"a UE quota needs one row, the slice of UE {ue}"
+            )
+        try:
+            self.sim.set_ue_rbs(np.array([idx]), [self._rbs(quotas[0].max_ratio)])
+        except ControlError as exc:
+            raise _Refused(CauseRicRequest.CONTROL_FAILED_TO_EXECUTE, str(exc)) from exc
+
+    # ------------------------------------------------------------------ reports
+    def absorb(self, w: WindowCounters) -> None:
+        """Add a collected simulator window to every subscription's pending window."""
+        for sub in self.subscriptions.values():
+            sub.window = w if sub.window is None else sub.window.merged(w)
+
+    def next_due(self) -> float:
+        return min((s.next_due for s in self.subscriptions.values()), default=math.inf)
+
+    def report_due(self, t: int) -> None:
+        """Send the reports of every subscription due at TTI ``t`` (windows absorbed)."""
+        for sub in list(self.subscriptions.values()):
+            if sub.next_due > t or sub.window is None:
+                continue
+            w, start = sub.window, sub.window_start
+            sub.window, sub.window_start = None, t
+            sub.next_due = t + sub.period_ttis
+            for action in sub.actions:
+                self._report(sub, action, w, start)
+
+    def _report(self, sub: _KpmSubscription, action: _ReportAction, w: WindowCounters, start: int) -> None:
+        client = self.client
+        if client is None:
+            return
+        message = (
+            self._node_report(action, w, sub.period_ms)
+            if action.style == 1
+            else self._ue_report(action, w, sub.period_ms)
+        )
+        if message is None:
+            self.counters.reports_skipped += 1
+            return
+        header = kpm.KpmIndicationHeader(
+            kpm.ntp_timestamp(self.epoch_unix + start * self.sim.radio.tti_s),
+            sender_type="DU",
+            vendor_name="oran-metahrl",
+        )
+        sn = client.send_indication(
+            sub.request_id,
+            action.action_id,
+            kpm.encode_indication_header(header),
+            kpm.encode_indication_message(message),
+        )
+        if sn is not None:
+            self.counters.indications += 1
+            if self.runner.observer is not None:
+                self.runner.observer.indication_sent(self.du, sub.request_id, sn)
+
+    def _served(self, w: WindowCounters) -> NDArray[np.int64]:
+        return np.flatnonzero(w.serving == self.du)
+
+    def _ue_report(
+        self, action: _ReportAction, w: WindowCounters, period_ms: int
+    ) -> kpm.KpmIndicationMessage | None:
+        served = self._served(w)
+        assert action.ue_filter is not None
+        ues = served[action.ue_filter(served)]
+        if not len(ues):
+            return None
+        quota = w.rb_quota[self.du] / max(w.ttis, 1)
+        cols = _ue_columns(w, ues, quota, self.sim.ues.slice, self.sim.radio.tti_ms)
+        rows = list(zip(*(cols[n] for n in action.names), strict=True))
+        reports = tuple(
+            kpm.UeMeasReport(
+                ue_id(int(u)),
+                kpm.KpmIndicationFormat1((kpm.MeasDataItem(tuple(r)),), action.infos, period_ms),
+            )
+            for u, r in zip(ues, rows, strict=True)
+        )
+        if action.style == 2:
+            return reports[0].report
+        return kpm.KpmIndicationFormat3(reports)
+
+    def _node_report(
+        self, action: _ReportAction, w: WindowCounters, period_ms: int
+    ) -> kpm.KpmIndicationMessage:
+        served = self._served(w)
+        ttis = max(w.ttis, 1)
+        ue_slice = self.sim.ues.slice[served]
+        records: list[kpm.MeasRecord] = []
+        columns = iter(action.slice_columns)
+        for info in action.infos:
+            for _label in info.labels:
+                s = next(columns)
+                if s is None:
+                    ues = served
+                    used = float(w.rb_used[self.du].sum()) / ttis
+                    avail = float(self.sim.n_rbs * self.sim.du_active[self.du])
+                else:
+                    ues = served[ue_slice == s]
+                    used = float(w.rb_used[self.du, s]) / ttis
+                    avail = float(w.rb_quota[self.du, s]) / ttis
+                records.append(_node_value(info.name, w, ues, used, avail, self.sim.radio.tti_ms))
+        return kpm.KpmIndicationFormat1((kpm.MeasDataItem(tuple(records)),), action.infos, period_ms)
+
+
+# ---------------------------------------------------------------------------------------
+# Runner
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class E2SimConfig:
+    """How :class:`E2SimNodes` runs.
+
+    Attributes:
+        ric_host, ric_port: the RIC's E2 endpoint.
+        transport: TCP (default) or SCTP.
+        realtime: pace TTIs to the wall clock (default: simulated time, as fast as possible).
+        duration_s: stop after this much simulated time (None: run until stopped).
+        link: E2 procedure timers.
+        backoff_initial_s, backoff_max_s: reconnect backoff bounds.
+        progress_every_s: wall-clock seconds between progress log lines.
+        min_period_ms: shortest KPM reporting period served (default :data:`MIN_PERIOD_MS`).
+    """
+
+    ric_host: str = "127.0.0.1"
+    ric_port: int = 36422
+    transport: TransportConfig = field(default_factory=TransportConfig)
+    realtime: bool = False
+    duration_s: float | None = None
+    link: LinkConfig = field(default_factory=LinkConfig)
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+    progress_every_s: float = 5.0
+    min_period_ms: int = MIN_PERIOD_MS
+
+
+class E2SimNodes:
+    """One simulator, one E2 node per DU, each connected to the RIC (see the module docstring)."""
+
+    def __init__(
+        self,
+        sim: Simulator,
+        config: E2SimConfig,
+        *,
+        observer: NodeObserver | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.sim = sim
+        self.config = config
+        self.observer = observer
+        self.clock = clock
+        self.sleep = sleep
+        sc = sim.scenario
+        epoch = time.time()
+        plmn = Plmn.parse(sc.plmn)
+        self.nodes = [DuNode(sim, du, plmn, sc.slice_sd, epoch, self) for du in range(sim.n_du)]
+        self.clients: list[E2NodeClient] = []
+        self._next_due = math.inf
+        self._stop = asyncio.Event()
+        self._t0, self._wall0 = sim.t, clock()
+
+    # ------------------------------------------------------------------ called by DuNode
+    def flush_window(self) -> None:
+        """Collect the simulator's window so far into every active subscription."""
+        if any(n.subscriptions for n in self.nodes):
+            w = self.sim.collect()
+            for node in self.nodes:
+                node.absorb(w)
+        else:
+            self.sim.collect()
+
+    def reschedule(self) -> None:
+        self._next_due = min((n.next_due() for n in self.nodes), default=math.inf)
+
+    # ------------------------------------------------------------------ running
+    def stop(self) -> None:
+        """Make :meth:`run` return (after closing every connection)."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Connect every DU's E2 node and step the simulator until the duration or :meth:`stop`."""
+        cfg = self.config
+        for node in self.nodes:
+            backoff = Backoff(cfg.backoff_initial_s, max(cfg.backoff_max_s, cfg.backoff_initial_s))
+            client = E2NodeClient(
+                cfg.ric_host,
+                cfg.ric_port,
+                partial(node.make_link, cfg.link),
+                node,
+                transport=cfg.transport,
+                backoff=backoff,
+                sleep=self.sleep,
+            )
+            node.client = client
+            self.clients.append(client)
+        tasks = [
+            asyncio.create_task(c.run(), name=f"e2-{n.name}")
+            for c, n in zip(self.clients, self.nodes, strict=True)
+        ]
+        stepping = asyncio.create_task(self._step_loop(), name="e2sim-steps")
+        try:
+            await asyncio.wait([stepping, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stepping.cancel()
+            for client in self.clients:
+                client.stop()
+            for task in tasks:
+                task.cancel()
+            results = await asyncio.gather(stepping, *tasks, return_exceptions=True)
+            self._log_progress(final=True)
+        errors = [
+            r for r in results if isinstance(r, Exception) and not isinstance(r, asyncio.CancelledError)
+        ]
+        if errors:
+            raise errors[0]
+
+    def tick(self) -> None:
+        """Advance the simulator one TTI and send every report that falls due."""
+        for node in self._step():
+            node.report_due(self.sim.t)
+        self.reschedule()
+
+    def _step(self) -> list[DuNode]:
+        """One TTI; the nodes with a report due now (windows already absorbed)."""
+        sim = self.sim
+        sim.step(1)
+        if sim.t < self._next_due:
+            return []
+        self.flush_window()
+        return [n for n in self.nodes if n.next_due() <= sim.t]
+
+    async def _step_loop(self) -> None:
+        cfg, sim = self.config, self.sim
+        end = math.inf if cfg.duration_s is None else round(cfg.duration_s * 1000 / sim.radio.tti_ms)
+        self._t0, self._wall0 = sim.t, self.clock()
+        next_log = self._wall0 + cfg.progress_every_s
+        while not self._stop.is_set() and sim.t - self._t0 < end:
+            if cfg.realtime:
+                delay = self._wall0 + (sim.t - self._t0 + 1) * sim.radio.tti_s - self.clock()
+                await (self.sleep(delay) if delay > 0 else asyncio.sleep(0))
+            else:
+                await self._backpressure()
+            due = self._step()
+            for i, node in enumerate(due):
+                if i:
+                    await asyncio.sleep(0)  # let controls in between DUs' reports
+                node.report_due(sim.t)
+            if due:
+                self.reschedule()
+            if self.clock() >= next_log:
+                next_log += cfg.progress_every_s
+                self._log_progress()
+
+    async def _backpressure(self) -> None:
+        """Yield to the network; wait while a connection's send buffer is full, and while no
+        E2 node is set up with the RIC (simulated time stands still without a RIC)."""
+        await asyncio.sleep(0)
+        if self.clients and not any(c.established for c in self.clients):
+            await self._await_ric()
+        for client in self.clients:
+            await client.wait_writable()
+
+    async def _await_ric(self) -> None:
+        sim_s = self.sim.t * self.sim.radio.tti_s
+        _log.info("simulated time paused at %.3f s: no E2 node is set up with the RIC", sim_s)
+        waiters: list[asyncio.Task[object]] = [
+            asyncio.create_task(c.wait_established()) for c in self.clients
+        ]
+        waiters.append(asyncio.create_task(self._stop.wait()))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+        _log.info("simulated time runs again")
+
+    def _log_progress(self, final: bool = False) -> None:
+        sim = self.sim
+        sim_s = (sim.t - self._t0) * sim.radio.tti_s
+        wall = max(self.clock() - self._wall0, 1e-9)
+        up = sum(c.established for c in self.clients)
+        ind = sum(n.counters.indications for n in self.nodes)
+        acked = sum(n.counters.controls_acked for n in self.nodes)
+        failed = sum(n.counters.controls_failed for n in self.nodes)
+        _log.info(
+            "%ssim %.1f s (%.2f× real time) · %d/%d nodes up · %d indications · controls %d acked, %d failed",
+            "done: " if final else "",
+            sim_s,
+            sim_s / wall,
+            up,
+            len(self.clients),
+            ind,
+            acked,
+            failed,
+        )
+
+    def stats(self) -> dict[str, int | float]:
+        """Counters summed over DUs (and the simulated time so far)."""
+        out: dict[str, int | float] = {"sim_time_s": self.sim.t * self.sim.radio.tti_s}
+        for node in self.nodes:
+            for key, value in vars(node.counters).items():
+                out[key] = out.get(key, 0) + value
+        for client in self.clients:
+            for key, value in vars(client.counters).items():
+                out[key] = out.get(key, 0) + value
+        return out
