@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import struct
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -136,6 +137,6 @@ def load_checkpoint_file(path: PathLike) -> dict[str, Any]:
     """Read a state dict written by `save_checkpoint_file`; unreadable -> `CheckpointError`."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+    except (OSError, RuntimeError, EOFError, ValueError, struct.error, pickle.UnpicklingError) as exc:
         raise CheckpointError(f"cannot read checkpoint {path!r}: {exc}") from exc
     return dict(get_mapping(state, "checkpoint"))

@@ -1,0 +1,122 @@
+"""Up-front runtime estimate: measure the unit costs on this machine, extrapolate to the plan.
+
+A short calibration times (i) one env step with every DU's agent acting and storing its
+transition, per DU, on the training scenario and on each scalability size, (ii) one DDPG update
+of one learner at the preset's network sizes, (iii) one greedy evaluation step per DU. The
+estimate multiplies these by the counts the preset implies (episodes × steps × DUs, updates ×
+learners, evaluations) and divides by the number of workers. It ignores dependency stalls and
+machine load, so treat it as a rough lower bound; the progress bar's ETA refines it as runs end.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from experiments.meta.envs import Scenarios, agent_config, initial_params, make_env, make_pool
+from experiments.meta.preset import MAML_SCHEMES, ReproducePreset
+from experiments.meta.rollout import collect_episode
+from experiments.meta.scaling import scaled_scenario, size_label, sized_preset
+
+__all__ = ["Costs", "calibrate", "predict"]
+
+_LEARNERS = 4
+
+
+@dataclass
+class Costs:
+    env_step_du: float  # s per env step per DU (act + step + store)
+    update: float  # s per learner update
+    eval_step_du: float  # s per greedy evaluation step per DU
+    scale_env_step_du: dict[str, float] = field(default_factory=dict)
+    calibration_s: float = 0.0
+
+
+def _time_steps(
+    scenario_preset: ReproducePreset, scenarios: Scenarios, steps: int, device: str
+) -> tuple[float, float]:
+    env = make_env(scenarios.train, scenario_preset, steps)
+    config = agent_config(scenario_preset, env)
+    pool = make_pool(config, env.n_du, initial_params(config, 0, device), 0, device)
+    start = time.perf_counter()
+    collect_episode(env, pool, 0)
+    per_step = (time.perf_counter() - start) / (steps * env.n_du)
+    learner = pool[0].low[0]
+    while not learner.ready():
+        collect_episode(env, pool, 1)
+    start = time.perf_counter()
+    for _ in range(5):
+        learner.update()
+    return per_step, (time.perf_counter() - start) / 5
+
+
+def _scale_step(preset: ReproducePreset, scenarios: Scenarios, size: tuple[int, int], device: str) -> float:
+    sc = scaled_scenario(scenarios.train, *size)
+    largest = max(s.n_ues for t in sc.tasks.values() for s in t.slices)
+    sized = sized_preset(preset, -(-3 * largest // 2))
+    env = make_env(sc, sized, 10)
+    config = agent_config(sized, env)
+    pool = make_pool(config, env.n_du, None, 0, device)
+    start = time.perf_counter()
+    collect_episode(env, pool, 0)
+    return (time.perf_counter() - start) / (10 * env.n_du)
+
+
+def calibrate(scenarios: Scenarios, preset: ReproducePreset, device: str = "cpu") -> Costs:
+    """Measure the unit costs (a few seconds at small sizes, ~1 min at paper sizes)."""
+    start = time.perf_counter()
+    steps = max(preset.env.high_period_steps, 20)
+    step_du, update = _time_steps(preset, scenarios, steps, device)
+    costs = Costs(env_step_du=step_du, update=update, eval_step_du=0.8 * step_du)
+    if preset.scalability.enabled:
+        for size in preset.scalability.sizes:
+            costs.scale_env_step_du[size_label(size)] = _scale_step(preset, scenarios, size, device)
+    costs.calibration_s = time.perf_counter() - start
+    return costs
+
+
+def _adapt_cost(preset: ReproducePreset, scenarios: Scenarios, c: Costs) -> float:
+    shots, steps = preset.adapt.shots, preset.env.episode_steps
+    total = 0.0
+    for sc in scenarios.new_tasks.values():
+        collect = preset.adapt_iterations * shots.episodes_per_shot * steps * sc.n_du * c.env_step_du
+        learn = preset.adapt_iterations * shots.updates_per_shot * sc.n_du * _LEARNERS * c.update
+        evals = (len(preset.curve_shots()) + 1) * preset.adapt.eval_steps * sc.n_du * c.eval_step_du
+        total += collect + learn + evals
+    return total
+
+
+def predict(preset: ReproducePreset, scenarios: Scenarios, c: Costs) -> dict[str, float]:
+    """Predicted CPU seconds per kind of run, summed over seeds."""
+    d, steps, seeds = scenarios.train.n_du, preset.env.episode_steps, preset.seeds
+    p1, meta = preset.pretrain, preset.meta
+    pre = (
+        p1.episodes
+        * steps
+        * d
+        * (c.env_step_du + p1.updates_per_round * _LEARNERS * c.update / p1.update_every)
+    )
+    per_meta_it = (
+        meta.episodes * steps * d * c.env_step_du + (meta.inner_steps + 2) * d * _LEARNERS * c.update
+    )
+    n_maml = sum(1 for m in preset.methods if m in MAML_SCHEMES)
+    out = {
+        "pretrain": seeds * pre,
+        "meta-training": seeds * n_maml * meta.iterations * per_meta_it,
+        "adaptation": seeds * len(preset.methods) * _adapt_cost(preset, scenarios, c),
+        "baselines": seeds
+        * len(preset.baselines)
+        * sum(2 * preset.adapt.eval_steps * s.n_du * c.eval_step_du for s in scenarios.new_tasks.values()),
+    }
+    if preset.scalability.enabled:
+        s = preset.scalability
+        n = s.seeds or preset.seeds
+        out["scalability"] = n * sum(
+            s.iterations
+            * (
+                s.episodes * s.episode_steps * z[0] * c.scale_env_step_du[size_label(z)]
+                + (s.inner_steps + 2) * z[0] * _LEARNERS * c.update
+            )
+            for z in s.sizes
+        )
+    return out

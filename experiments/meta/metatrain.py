@@ -1,0 +1,220 @@
+"""Phase 2: meta-training, Algorithm 1 lines 2–16, in one process (no sockets).
+
+Each DU of the training scenario is one task g. One **iteration** t:
+
+1. every task resets its agent to θ_M (line 5–6; targets synced, its replay and Adam moments kept:
+   they are the DU's, as in the deployed xApp);
+2. every task collects T_e episodes with θ_M, all DUs stepping together (lines 7–10). The first
+   T_e − q go to the task's replay buffer (support set B_g^tr); the last q go to a separate buffer
+   (query set B_g^val), so support and query never share a transition;
+3. inner update (eq. 11, line 11): ``inner_steps`` DDPG updates of every network at both levels on
+   128-transition minibatches of the support buffer — the agent's own update (Adam, α = its
+   learning rates), the update the DU xApp runs;
+4. query gradient (line 12): each network's DDPG loss gradient at the adapted θ'_g on a query
+   minibatch (`HierarchicalAgent.query_gradients`), clipped per network (``task_grad_clip``);
+   first-order MAML (or, for the ablation, full second-order MAML through a plain-SGD inner loop);
+5. task weights from each learner's TD-error variance (eq. 14–16, line 13), one weight vector per
+   agent group ("high", "low.0", "low.1", "low.2"); a group in which some task has no TD errors yet
+   gets equal variances, i.e. uniform weights, for that iteration;
+6. the meta-update (eq. 13, line 15) by `meta_controller.maml.meta_update` — the function the
+   meta-controller service applies.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from e2sim.config import ScenarioConfig
+from experiments.meta.envs import agent_config, derive_seed, make_env, make_pool, to_cpu, to_device
+from experiments.meta.preset import MetaTrainConfig, ReproducePreset
+from experiments.meta.pretrain import GROUPS, td_variances
+from experiments.meta.rollout import collect_episode
+from meta_controller.maml import MetaUpdateConfig, meta_update, second_order_meta_gradient
+from meta_controller.weights import WeightingConfig, WeightingScheme
+from xapps.agent import Batch, HierarchicalAgent
+
+__all__ = ["MetaLearner", "MetaTrainResult", "clip_per_network"]
+
+
+@dataclass
+class MetaTrainResult:
+    theta: dict[str, Tensor]  # θ_M after the last iteration (CPU)
+    curve: list[float] = field(default_factory=list)  # per iteration: mean per-DU Σ R_h (θ_M, exploring)
+    weights: dict[str, list[list[float]]] = field(default_factory=dict)  # group → per iteration
+    variances: dict[str, list[list[float]]] = field(default_factory=dict)
+    delay_ms: list[float] = field(default_factory=list)  # wall time of each meta_update call
+
+
+def _network_of(name: str) -> str:
+    parts = name.split(".")
+    return ".".join(parts[:3] if parts[0] == "low" else parts[:2])
+
+
+def clip_per_network(grads: Mapping[str, Tensor], max_norm: float | None) -> dict[str, Tensor]:
+    """Scale each network's gradient (``high.actor``, ``low.1.critic``, …) to L2 norm ≤ max_norm."""
+    if max_norm is None:
+        return dict(grads)
+    nets: dict[str, list[str]] = {}
+    for k in grads:
+        nets.setdefault(_network_of(k), []).append(k)
+    out: dict[str, Tensor] = {}
+    for keys in nets.values():
+        norm = math.sqrt(sum(float((grads[k].double() ** 2).sum()) for k in keys))
+        scale = min(1.0, max_norm / (norm + 1e-12))
+        for k in keys:
+            out[k] = grads[k] * scale
+    return out
+
+
+def _only(grads: list[dict[str, Tensor]], part: str) -> list[dict[str, Tensor]]:
+    """The task gradients with every network but the ``part`` ones (actor/critic) zeroed."""
+    keep = {k: _network_of(k).endswith(part) for k in grads[0]} if grads else {}
+    return [{k: g if keep[k] else torch.zeros_like(g) for k, g in task.items()} for task in grads]
+
+
+class MetaLearner:
+    """θ_M and the training tasks' agents; `iteration()` runs one pass of Algorithm 1."""
+
+    def __init__(
+        self,
+        scenario: ScenarioConfig,
+        preset: ReproducePreset,
+        scheme: WeightingScheme,
+        theta0: Mapping[str, Tensor],
+        seed: int,
+        *,
+        config: MetaTrainConfig | None = None,
+        episode_steps: int | None = None,
+        static_means: Mapping[str, list[float]] | None = None,
+        second_order: bool = False,
+        device: str = "cpu",
+    ) -> None:
+        self.cfg = config or preset.meta
+        self.scheme, self.seed, self.second_order = scheme, seed, second_order
+        self.env = make_env(scenario, preset, episode_steps)
+        agent_cfg = agent_config(preset, self.env)
+        n = self.env.n_du
+        self.tasks = make_pool(agent_cfg, n, theta0, derive_seed(seed, "meta-tasks"), device)
+        self.query = make_pool(agent_cfg, n, None, derive_seed(seed, "meta-query"), device)
+        self.theta: dict[str, Tensor] = to_device(theta0, device)
+        self.static_means = static_means
+        if scheme == "static-var" and static_means is None:
+            raise ValueError("the static-var scheme needs the phase-1 mean TD variances")
+        weighting = WeightingConfig(
+            scheme=scheme, temperature=self.cfg.temperature, normalise=self.cfg.normalise
+        )
+        self.update_config = MetaUpdateConfig(beta=self.cfg.beta, weighting=weighting)
+        self.actor_config = (
+            None
+            if self.cfg.beta_actor is None or self.cfg.beta_actor == self.cfg.beta
+            else MetaUpdateConfig(beta=self.cfg.beta_actor, weighting=weighting)
+        )
+        self.result = MetaTrainResult(
+            theta={}, weights={g: [] for g in GROUPS}, variances={g: [] for g in GROUPS}
+        )
+        self.t = 0
+
+    # ---- one iteration ---------------------------------------------------------------------
+    def iteration(self) -> float:
+        """Lines 4–15 of Algorithm 1 for every task, then the meta-update; returns the reward."""
+        for agent in self.tasks:
+            agent.set_params(self.theta)
+        reward = self._collect()
+        grads = [self._task_gradient(g, agent) for g, agent in enumerate(self.tasks)]
+        variances = self._variances()
+        weights, delay_ms = self._meta_update(grads, variances)
+        self.result.delay_ms.append(delay_ms)
+        self._record(reward, weights, variances)
+        self.t += 1
+        return reward
+
+    def _meta_update(
+        self, grads: list[dict[str, Tensor]], variances: dict[str, list[float]] | None
+    ) -> tuple[Mapping[str, tuple[float, ...]], float]:
+        """Eq. 13 by `meta_update`; with a separate actor β, critics and actors in two calls.
+        Returns the weights and the wall time (ms) of the `meta_update` call(s) alone."""
+        if self.actor_config is None:
+            calls = [(grads, self.update_config)]
+        else:
+            calls = [(_only(grads, "critic"), self.update_config), (_only(grads, "actor"), self.actor_config)]
+        elapsed = 0.0
+        weights: Mapping[str, tuple[float, ...]] = {}
+        for task_grads, cfg in calls:
+            start = time.perf_counter()
+            update = meta_update(self.theta, task_grads, variances, cfg)
+            elapsed += time.perf_counter() - start
+            self.theta, weights = update.params, update.weights
+        return weights, elapsed * 1e3
+
+    def _collect(self) -> float:
+        cfg, total = self.cfg, 0.0
+        for e in range(cfg.episodes):
+            is_query = e >= cfg.episodes - cfg.query_episodes
+            seed = derive_seed(self.seed, "meta-episode", self.t, e)
+            ret = collect_episode(self.env, self.tasks, seed, store=self.query if is_query else None)
+            total += float(ret.mean())
+        return total / cfg.episodes
+
+    def _task_gradient(self, g: int, agent: HierarchicalAgent) -> dict[str, Tensor]:
+        query = self.query[g].sample_batches()
+        if self.second_order:
+            grads = self._second_order_gradient(agent, query)
+        else:
+            for _ in range(self.cfg.inner_steps):
+                agent.update()
+            grads = agent.query_gradients(query) if query else {}
+        full = {k: grads[k] if k in grads else torch.zeros_like(v) for k, v in self.theta.items()}
+        return clip_per_network(full, self.cfg.task_grad_clip)
+
+    def _second_order_gradient(self, agent: HierarchicalAgent, query: dict[str, Batch]) -> dict[str, Tensor]:
+        """Full MAML through ``inner_steps`` plain-SGD steps (α = ``second_order_alpha``)."""
+        ready = [n for n, learner in agent.agents().items() if learner.ready() and n in query]
+        if not ready:
+            return {}
+        support = [{n: agent.agents()[n].sample() for n in ready} for _ in range(self.cfg.inner_steps)]
+        query_ready = {n: query[n] for n in ready}
+        for n in ready:  # the TD errors of θ_M on the query set stand in for the inner updates'
+            learner = agent.agents()[n]
+            learner.td_stats.update(learner.critic_loss(query_ready[n]).td_error.cpu().numpy())
+        return second_order_meta_gradient(
+            self.theta, agent.loss, support, query_ready, self.cfg.second_order_alpha, self.cfg.inner_steps
+        )
+
+    def _variances(self) -> dict[str, list[float]] | None:
+        if self.scheme == "uniform":
+            return None
+        if self.scheme == "static-var":
+            assert self.static_means is not None
+            return {g: list(self.static_means[g]) for g in GROUPS}
+        out = td_variances(self.tasks, self.cfg.variance)
+        return {g: v if all(x == x for x in v) else [0.0] * len(v) for g, v in out.items()}
+
+    def _record(
+        self,
+        reward: float,
+        weights: Mapping[str, tuple[float, ...]],
+        variances: Mapping[str, list[float]] | None,
+    ) -> None:
+        n = len(self.tasks)
+        self.result.curve.append(reward)
+        for g in GROUPS:
+            w = weights.get(g, weights.get("", tuple([1.0 / n] * n)))
+            self.result.weights[g].append([float(x) for x in w])
+            self.result.variances[g].append([] if variances is None else [float(x) for x in variances[g]])
+
+    # ---- whole run -------------------------------------------------------------------------
+    def run(
+        self, iterations: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> MetaTrainResult:
+        for _ in range(iterations if iterations is not None else self.cfg.iterations):
+            self.iteration()
+            if progress is not None:
+                progress(self.t)
+        self.result.theta = to_cpu(self.theta)
+        return self.result

@@ -1,0 +1,145 @@
+"""Train the hierarchical RL agents (one per DU) from scratch on a scenario.
+
+Writes to --out: train/eval/episodes logs (CSV + JSONL), timing (wall clock), config.yaml,
+baselines.json, learning_curve.png and checkpoint.pt (everything needed to resume exactly:
+networks, optimizers, replay, noise and RNG state, the simulator, counters, log offsets).
+Checkpoints are written every checkpoint_every steps, at the end, and on Ctrl-C (press it twice
+to abort without saving). --resume continues the run in --out as if it had not stopped; the
+scenario, seed and config must be the ones it started with (--steps may grow).
+
+Settings come from --config (a YAML file or a bundled name: paper, tiny) over the documented
+defaults of experiments.config.TrainConfig; --steps overrides the config's step count.
+
+Examples:
+  metahrl train --scenario paper --config paper --seed 0 --out runs/paper-s0
+  metahrl train --scenario paper --config paper --seed 0 --out runs/paper-s0 --resume
+  metahrl train --scenario experiments/scenarios/small.yaml --config tiny --steps 2000 --out runs/tiny
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+import torch
+from tqdm import tqdm
+
+from e2sim.scenario import ScenarioError, bundled_scenarios, load_scenario
+from experiments.checkpoint import CheckpointError
+from experiments.config import ConfigError, TrainConfig, bundled_configs, load_train_config
+from experiments.train import RunExistsError, Trainer
+
+__all__ = ["add_arguments", "run"]
+
+
+def _echo(*parts: object, file: TextIO | None = None) -> None:
+    """print() for this CLI module (kept out of library code); stdout is looked up per call."""
+    (file or sys.stdout).write(" ".join(str(p) for p in parts) + "\n")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--scenario",
+        default="paper",
+        help=f"bundled scenario ({', '.join(bundled_scenarios())}) or a YAML path (default: paper)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="run seed: agents and training episodes (default: 0)")
+    p.add_argument("--steps", type=int, default=None, help="total env steps (default: the config's)")
+    p.add_argument("--out", type=Path, default=None, help="run directory (default: runs/SCENARIO-sSEED)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument(
+        "--config",
+        default=None,
+        help=f"training config: YAML path or bundled name ({', '.join(bundled_configs())}); "
+        "default: TrainConfig defaults",
+    )
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: the config's)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
+    cfg = load_train_config(args.config)
+    update: dict[str, Any] = {}
+    if args.steps is not None:
+        update["steps"] = args.steps
+    if args.threads is not None:
+        update["threads"] = args.threads
+    return TrainConfig.model_validate(cfg.model_dump() | update) if update else cfg
+
+
+class _Progress:
+    """tqdm bar: env steps/s, updates/s, recent mean R_h and per-slice QoS."""
+
+    def __init__(self, trainer: Trainer, disable: bool) -> None:
+        cfg = trainer.config
+        self.bar = tqdm(
+            total=cfg.steps, initial=trainer.step, unit="step", disable=disable, file=sys.stderr,
+            desc="train", dynamic_ncols=True,
+        )  # fmt: skip
+        self._mark = (time.perf_counter(), trainer.high_updates + trainer.low_updates)
+        self._every = max(1, min(cfg.log_every, 50))
+
+    def __call__(self, t: Trainer) -> None:
+        self.bar.update(1)
+        if t.step % self._every:
+            return
+        now, updates = time.perf_counter(), t.high_updates + t.low_updates
+        ups = (updates - self._mark[1]) / max(now - self._mark[0], 1e-9)
+        self._mark = (now, updates)
+        post = f"upd/s {ups:.0f}"
+        row = t.last_train_row
+        if row is not None:
+            qos = "/".join(f"{row[f'qos_{s}']:.2f}" for s in ("embb", "mmtc", "urllc"))
+            post += f" R_h {row['reward_high']:.3f} QoS {qos}"
+        if t.last_eval_row is not None:
+            post += f" eval R_h {t.last_eval_row['reward_high_mean']:.3f}"
+        self.bar.set_postfix_str(post, refresh=False)
+
+
+def _install_sigint(flag: list[bool]) -> Any:
+    """First Ctrl-C: ask the loop to checkpoint and stop; second: the default (abort)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        flag.append(True)
+        _echo("\ninterrupt: saving a checkpoint… (Ctrl-C again to abort)", file=sys.stderr)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    return signal.signal(signal.SIGINT, handler)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        cfg = _config(args)
+        scenario = load_scenario(args.scenario)
+    except (ConfigError, ScenarioError, ValueError) as err:
+        _echo(f"error: {err}", file=sys.stderr)
+        return 2
+    torch.set_num_threads(cfg.threads)
+    out = args.out or Path("runs") / f"{scenario.name}-s{args.seed}"
+    try:
+        trainer = Trainer(scenario, cfg, args.seed, out, resume=args.resume)
+    except (CheckpointError, RunExistsError) as err:
+        _echo(f"error: {err}", file=sys.stderr)
+        return 2
+    stop: list[bool] = []
+    previous = _install_sigint(stop)
+    progress = _Progress(trainer, args.no_progress)
+    try:
+        result = trainer.run(should_stop=lambda: bool(stop), on_step=progress)
+    finally:
+        progress.bar.close()
+        signal.signal(signal.SIGINT, previous)
+    where = f"{result.out_dir}/checkpoint.pt"
+    if not result.finished:
+        _echo(f"stopped at step {result.step}; checkpoint {where} (resume with --resume)", file=sys.stderr)
+        return 130
+    ev = result.last_eval
+    if ev is not None:
+        _echo(f"done: {result.step} steps; last greedy eval R_h {ev['reward_high_mean']:.3f}, return "
+              f"{ev['return']:.2f}; logs and checkpoint in {result.out_dir}")  # fmt: skip
+    return 0

@@ -1,0 +1,158 @@
+"""`metahrl reproduce` end to end on the micro preset: report, figures, results.json, resume,
+--new-tasks, the manifest guard, and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from experiments.meta.figures import FIGURES
+from experiments.meta.metatrain import MetaLearner
+from experiments.meta.pipeline import ReproduceOptions, reproduce
+from experiments.meta.preset import PresetError, ReproducePreset, load_preset
+from experiments.meta.runs import RunContext, RunSpec, execute_run, plan_runs, result_path
+from metahrl.cli import main
+
+RESULT_KEYS = {
+    "meta",
+    "fig4",
+    "fig5",
+    "distributions",
+    "fig8",
+    "table2",
+    "table3",
+    "extended",
+    "separation",
+    "claims",
+    "task_weights",
+}
+
+
+@pytest.fixture(scope="module")
+def micro() -> ReproducePreset:
+    return load_preset("micro")
+
+
+@pytest.fixture(scope="module")
+def micro_run(tmp_path_factory: pytest.TempPathFactory, micro: ReproducePreset) -> Path:
+    out = tmp_path_factory.mktemp("micro")
+    _, report = reproduce(micro, ReproduceOptions(out, jobs=1, estimate=False))
+    assert not report.failed, report.failed
+    return out
+
+
+def test_micro_writes_report_figures_and_results(micro_run: Path, micro: ReproducePreset) -> None:
+    report = (micro_run / "report.md").read_text(encoding="utf-8")
+    for heading in ("Claims of the paper", "Fig. 4", "Fig. 9", "Table 2", "Table 3", "traffic spike"):
+        assert heading in report
+    for name, _ in FIGURES.values():
+        assert (micro_run / name).stat().st_size > 1000
+    results = json.loads((micro_run / "results.json").read_text(encoding="utf-8"))  # strict JSON (no NaN)
+    assert set(results) >= RESULT_KEYS
+    assert set(results["fig4"]["methods"]) == set(micro.methods)
+    assert set(results["fig4"]["baselines"]) == set(micro.baselines)
+    assert results["fig4"]["shots"] == micro.curve_shots()
+    n_seeds = results["fig4"]["methods"]["drl"]["0"]["n"]
+    assert n_seeds == micro.seeds
+    assert {r["method"] for r in results["table3"]} == {m for m in micro.methods if m.startswith("maml")}
+    assert [r["size"] for r in results["table2"]] == ["2x4", "3x6"]
+    verdicts = {c["verdict"] for c in results["claims"]}
+    assert verdicts <= {"reproduced", "differs", "not reproduced", "inconclusive", "not measured"}
+    assert "newtask-tiny" in results["distributions"]["fig9"]
+
+
+def test_rerun_skips_finished_runs(micro_run: Path, micro: ReproducePreset) -> None:
+    paths = [result_path(micro_run, r) for r in plan_runs(micro)]
+    before = {p: p.stat().st_mtime_ns for p in paths}
+    _, report = reproduce(micro, ReproduceOptions(micro_run, jobs=1, estimate=False))
+    assert report.finished == [] and len(report.skipped) == len(paths)
+    assert {p: p.stat().st_mtime_ns for p in paths} == before
+
+
+def test_interrupted_run_resumes_only_what_is_missing(micro_run: Path, micro: ReproducePreset) -> None:
+    victim = result_path(micro_run, plan_runs(micro)[-1])
+    victim.unlink()  # as if killed before this run finished
+    _, report = reproduce(micro, ReproduceOptions(micro_run, jobs=1, estimate=False))
+    assert report.finished == [plan_runs(micro)[-1].key]
+    assert victim.is_file()
+
+
+def test_out_dir_of_another_preset_is_refused(micro_run: Path, micro: ReproducePreset) -> None:
+    other = micro.model_copy(update={"seeds": 3})
+    with pytest.raises(PresetError, match="different preset"):
+        reproduce(other, ReproduceOptions(micro_run, jobs=1, estimate=False))
+
+
+USER_TASK = """
+name: my-site
+description: A user's own new task.
+n_du: 1
+radio: {fading: scheduled}
+tasks:
+  mine:
+    embb: {n_ues: 3, rate_mbps: [15.0, 20.0]}
+    mmtc: {n_ues: 1}
+    urllc: {n_ues: 1}
+assignment: [mine]
+"""
+
+
+def test_new_tasks_from_a_user_file_via_cli(tmp_path: Path) -> None:
+    task = tmp_path / "my_site.yaml"
+    task.write_text(USER_TASK, encoding="utf-8")
+    preset = tmp_path / "tiny.yaml"
+    base = load_preset("micro").model_dump(mode="json")
+    base |= {
+        "methods": ["drl", "maml-adaptive"],
+        "baselines": ["equal-pf"],
+        "scalability": {"enabled": False},
+    }
+    preset.write_text(json.dumps(base), encoding="utf-8")  # JSON is YAML
+    out = tmp_path / "out"
+    args = [
+        "reproduce",
+        "--preset",
+        str(preset),
+        "--out",
+        str(out),
+        "--jobs",
+        "1",
+        "--no-estimate",
+        "--no-progress",
+        "--new-tasks",
+        str(task),
+    ]
+    assert main(args) == 0
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    names = [t[0] for t in results["meta"]["new_tasks"]]
+    assert names == ["newtask-tiny", "my-site"]
+    assert "my-site" in (out / "report.md").read_text(encoding="utf-8")
+    run = json.loads(result_path(out, plan_runs(load_preset(preset))[2]).read_text(encoding="utf-8"))
+    assert [t["task"] for t in run["tasks"]] == ["newtask-tiny", "my-site"]
+
+
+def test_cli_rejects_unknown_preset(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reproduce", "--preset", "no-such-preset", "--no-progress"]) == 2
+    assert "unknown preset" in capsys.readouterr().err
+
+
+def test_maml_run_resumes_from_its_meta_initialisation(
+    micro_run: Path, micro: ReproducePreset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A MAML-HRL run killed during adaptation restarts from the saved θ_M: no meta-training."""
+    spec = RunSpec("method", "maml-adaptive", micro.first_seed)
+    path = result_path(micro_run, spec)
+    before = json.loads(path.read_text(encoding="utf-8"))
+    assert path.with_suffix(".theta.pt").is_file()
+    path.unlink()
+
+    def no_meta_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("meta-training ran again although θ_M was saved")
+
+    monkeypatch.setattr(MetaLearner, "run", no_meta_training)
+    execute_run(spec, RunContext(micro, str(micro_run)))
+    after = json.loads(path.read_text(encoding="utf-8"))
+    assert after["meta"] == before["meta"]
+    assert after["tasks"] == before["tasks"]  # same θ_M, same seeds: the same adaptation
