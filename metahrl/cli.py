@@ -19,7 +19,7 @@ from metahrl import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("e2sim.cli", "run the radio/traffic simulator with a classical policy and print KPIs"),
     "train": ("experiments.train_cli", "train the HRL agents (one per DU) from scratch; checkpoints, resume"),
-    "eval": ("experiments.eval_cli", "evaluate HRL checkpoints and baselines on K seeds (mean ± 95 % CI)"),
+    "eval": ("experiments.eval_cli", "evaluate HRL checkpoints and baselines on K seeds (mean ± CI95)"),
     "reproduce": ("experiments.meta.cli", "reproduce the paper's figures, tables and claims; write a report"),
     "e2sim": ("e2sim.e2_cli", "run the simulator as E2 nodes (one per DU) connected to a near-RT RIC"),
 }

@@ -98,3 +98,12 @@ def test_ctrl_c_saves_a_checkpoint(tmp_path: Path, micro_yaml: Path) -> None:
     assert "resume with --resume" in err
     step = load_training_checkpoint(out)["trainer"]["step"]
     assert step > 0
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["eval", "--help"]])
+def test_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "train" in out and "eval" in out if argv == ["--help"] else "--seed" in out or "--seeds" in out
