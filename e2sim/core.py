@@ -10,7 +10,8 @@ One TTI:
    recompute path gains, re-associate to the strongest active RU (with hysteresis → handover);
 2. packet arrivals (CBR or Poisson) into per-UE FIFO queues;
 3. allocation: each DU's slice RB quotas; inside a slice either the per-UE RB allocation set by
-   a controller, or the built-in scheduler (round robin or proportional fair);
+   a controller (fixed RB counts, or per-UE shares applied every TTI to the UEs with data), or
+   the built-in scheduler (round robin or proportional fair);
 4. the allocation is laid onto RB indices, one owner UE per (DU, RB);
 5. eq. 1: for every used (DU p, RB k) with owner u, SINR = P·g(p,u)·|h|² / (I + σ²) where
    I = Σ_{p'≠p, p' uses k} P·g(p',u)·|h_{p',u,k}|² — the interfering RU → victim UE distance;
@@ -160,6 +161,8 @@ class Simulator:
         )
         self.ue_rbs = np.full(n, -1, np.int64)
         self.explicit = np.zeros((self.n_du, _N_SLICES), bool)
+        self.ue_share = np.zeros(n, np.float64)
+        self.weighted = np.zeros((self.n_du, _N_SLICES), bool)
         self.scheduler_pf = np.ones(self.n_du, bool)
         self.slice_over_rbs = np.zeros(self.n_du, np.int64)
 
@@ -309,9 +312,7 @@ class Simulator:
             arr.astype(np.float64), np.full(len(rows), self.n_rbs, np.int64)
         )
 
-    def set_ue_rbs(self, ue_ids: ArrayLike, rbs: ArrayLike) -> None:
-        """Give UEs explicit RB counts; their current (DU, slice) then stops using the built-in
-        scheduler (UEs of that slice without an explicit count get 0 RBs) until released."""
+    def _check_ids(self, ue_ids: ArrayLike) -> NDArray[np.int64]:
         ids = np.asarray(ue_ids)
         if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
             raise ControlError(
@@ -321,21 +322,57 @@ class Simulator:
             raise ControlError(f"UE ids: out of range 0..{self.n_ues - 1}")
         if len(np.unique(ids)) != ids.size:
             raise ControlError("UE ids: duplicates")
+        return ids.astype(np.int64)
+
+    def set_ue_rbs(self, ue_ids: ArrayLike, rbs: ArrayLike) -> None:
+        """Give UEs explicit RB counts; their current (DU, slice) then stops using the built-in
+        scheduler (UEs of that slice without an explicit count get 0 RBs) until released."""
+        ids = self._check_ids(ue_ids)
         vals = self._check_array(rbs, ids.shape, "UE RB allocation", integer=True)
         self.ue_rbs[ids] = vals
-        self.explicit[self.serving[ids], self.ues.slice[ids]] = True
+        segs = (self.serving[ids], self.ues.slice[ids])
+        self.explicit[segs] = True
+        self.weighted[segs] = False
+
+    def set_ue_shares(self, ue_ids: ArrayLike, shares: ArrayLike) -> None:
+        """Give UEs a share of their slice's RBs, applied every TTI (a per-UE PRB-quota ratio).
+
+        Each TTI the slice quota is split among the slice's UEs *with data* in proportion to
+        their shares (largest remainder), so RBs a UE with an empty queue does not need go to
+        the others (work-conserving weighted round robin, as a MAC applies an xApp's ratios).
+        If no UE with data has a positive share, those UEs split the quota equally. The UEs'
+        (DU, slice) leaves the built-in scheduler until released; UEs of it without a share
+        set keep their last share (0 initially).
+        """
+        ids = self._check_ids(ue_ids)
+        vals = self._check_array(shares, ids.shape, "UE RB share", integer=False)
+        self.ue_share[ids] = vals
+        segs = (self.serving[ids], self.ues.slice[ids])
+        self.weighted[segs] = True
+        self.explicit[segs] = False
+
+    def set_share_allocation(self, shares: ArrayLike) -> None:
+        """Per-TTI RB shares for every UE (N,): every slice of every DU becomes share-controlled."""
+        vals = self._check_array(shares, (self.n_ues,), "UE RB share", integer=False)
+        self.ue_share[:] = vals
+        self.weighted[:] = True
+        self.explicit[:] = False
 
     def set_allocation(self, rbs: ArrayLike) -> None:
         """Explicit RB counts for every UE (N,): every slice of every DU becomes explicit."""
         vals = self._check_array(rbs, (self.n_ues,), "UE RB allocation", integer=True)
         self.ue_rbs[:] = vals
         self.explicit[:] = True
+        self.weighted[:] = False
 
     def release_ue_control(self, dus: Sequence[int] | None = None) -> None:
         """Return the DUs' slices to the built-in scheduler."""
         rows = self._check_dus(dus)
         self.explicit[rows] = False
-        self.ue_rbs[np.isin(self.serving, rows)] = -1
+        self.weighted[rows] = False
+        mine = np.isin(self.serving, rows)
+        self.ue_rbs[mine] = -1
+        self.ue_share[mine] = 0.0
 
     def set_scheduler(self, kind: SchedulerKind, dus: Sequence[int] | None = None) -> None:
         """Built-in intra-slice scheduler: 'rr' (round robin) or 'pf' (proportional fair)."""
@@ -468,7 +505,8 @@ class Simulator:
         order, seg_o = self._order, self._seg_o
         counts_o = np.zeros(self.n_ues, np.int64)
         explicit_seg = self.explicit.ravel()
-        builtin_o = ~explicit_seg[seg_o]
+        weighted_seg = self.weighted.ravel()
+        builtin_o = ~(explicit_seg | weighted_seg)[seg_o]
         pf_o = self.scheduler_pf[seg_o // _N_SLICES]
         rr_sel = builtin_o & ~pf_o
         pf_sel = builtin_o & pf_o
@@ -477,7 +515,9 @@ class Simulator:
         if pf_sel.any():
             counts_o += self._proportional_fair(backlogged[order] & pf_sel, queued[order], quota)
         if explicit_seg.any():
-            counts_o += self._explicit(~builtin_o, quota)
+            counts_o += self._explicit(explicit_seg[seg_o], quota)
+        if weighted_seg.any():
+            counts_o += self._weighted(backlogged[order] & weighted_seg[seg_o], quota)
         counts = np.empty_like(counts_o)
         counts[order] = counts_o
         self.counters.rb_quota += quota.reshape(self.n_du, _N_SLICES)
@@ -512,6 +552,27 @@ class Simulator:
         out = np.empty_like(grant_p)
         out[perm] = grant_p
         return out
+
+    def _weighted(self, mask_o: NDArray[np.bool_], quota: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Slice quota split among the masked (backlogged) UEs in proportion to their shares."""
+        seg_o, n_seg = self._seg_o, self._n_seg
+        w = np.where(mask_o, np.maximum(self.ue_share[self._order], 0.0), 0.0)
+        z = np.bincount(seg_o, weights=w, minlength=n_seg)
+        w = np.where(mask_o & (z[seg_o] <= 0), 1.0, w)  # nobody with data has a share: equal split
+        z = np.bincount(seg_o, weights=w, minlength=n_seg)
+        exact = np.where(mask_o, w / np.maximum(z[seg_o], 1e-300), 0.0) * quota[seg_o]
+        base = np.floor(exact).astype(np.int64)
+        left = quota - np.bincount(seg_o, weights=base, minlength=n_seg).astype(np.int64)
+        # Remaining RBs one each to the largest fractional parts (ties: rotating with the TTI).
+        rank_rot = (self._segment_rank(mask_o) + self.t) % np.maximum(
+            np.bincount(seg_o[mask_o], minlength=n_seg), 1
+        )[seg_o]
+        perm = np.lexsort((rank_rot, -(exact - base), ~mask_o, seg_o))
+        seg_p = seg_o[perm]
+        rank_p = np.arange(len(perm)) - self._seg_start[seg_p]
+        extra = np.zeros_like(base)
+        extra[perm] = (rank_p < left[seg_p]) & mask_o[perm]
+        return base + extra
 
     def _explicit(self, mask_o: NDArray[np.bool_], quota: NDArray[np.int64]) -> NDArray[np.int64]:
         """Explicit per-UE counts; a slice asking for more than its quota is scaled down."""

@@ -16,7 +16,11 @@ Actions live in [-1, 1] like a Gymnasium ``Box``:
 - ``ue_action`` (D, 3, U): per-UE-slot RB requests, (a + 1)/2 × the slice's RB budget, rounded;
   requests above the budget are scaled down by the simulator and counted as K_over (eq. 9).
   With ``low_action = "simplex"`` the slots' values are softmax-normalised over present UEs
-  instead (never over budget). ``None`` leaves the slice to the built-in scheduler
+  instead (never over budget); these RB counts hold for the whole low-level step. With
+  ``low_action = "share"`` the same softmax gives each UE a *share* of its slice's RBs that the
+  simulator applies every TTI to the UEs with data (:meth:`Simulator.set_ue_shares`: a per-UE
+  PRB-quota ratio, work-conserving, as a MAC scheduler applies an xApp's ratios; never over
+  budget, so K_over = 0). ``None`` leaves the slice to the built-in scheduler
   (``scheduler``: 'rr' or 'pf').
 
 UE slots: the UEs a DU serves in a slice, in increasing UE id, fill slots 0..U-1; ``ue_mask``
@@ -67,7 +71,7 @@ class EnvConfig(BaseModel):
     ue_slots: int | None = Field(
         None, ge=1, description="U: UE slots per slice; default 1.5 × the largest slice on a DU."
     )
-    low_action: Literal["request", "simplex"] = Field(
+    low_action: Literal["request", "simplex", "share"] = Field(
         "request", description="How per-UE actions become RBs (see module docs)."
     )
     kover_scale: float = Field(1.0, ge=0, description="K_over is multiplied by this in eq. 9.")
@@ -140,7 +144,7 @@ class HierarchicalSlicingEnv:
         self._steps = 0
         self._shares = np.full((self.n_du, _L), 1.0 / _L)
         self.sim.set_slice_shares(self._shares)
-        self._last_alloc = np.zeros(self.sim.n_ues, np.int64)
+        self._last_alloc = np.zeros(self.sim.n_ues, np.float64)
         if self.config.warmup_ttis:
             self.sim.step(self.config.warmup_ttis)
         window = self.sim.collect()
@@ -226,22 +230,32 @@ class HierarchicalSlicingEnv:
         seg = sim._seg
         budget = sim.slice_rbs.ravel()[seg]
         vals = np.clip(a.reshape(-1, self.ue_slots)[seg, np.maximum(slot, 0)], -1.0, 1.0)
+        if self.config.low_action == "share":
+            share = self._softmax(np.where(ok, vals, -np.inf), seg)
+            sim.set_share_allocation(share)
+            self._last_alloc = share * budget
+            return int((~ok).sum())
         if self.config.low_action == "request":
             req = np.where(ok, np.rint((vals + 1.0) / 2.0 * budget), 0).astype(np.int64)
         else:
             req = self._simplex_alloc(np.where(ok, vals, -np.inf), seg, budget)
         sim.set_allocation(req)
-        self._last_alloc = req
+        self._last_alloc = req.astype(np.float64)
         return int((~ok).sum())
+
+    def _softmax(self, vals: NDArray[np.float64], seg: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Softmax of per-UE values within each (DU, slice); -inf (unslotted) → 0."""
+        e = np.exp(vals - 1.0)  # vals ≤ 1; exp(-inf) = 0 for unslotted UEs
+        z = np.bincount(seg, weights=e, minlength=self.n_du * _L)
+        return np.where(z[seg] > 0, e / np.maximum(z[seg], 1e-300), 0.0)
 
     def _simplex_alloc(
         self, vals: NDArray[np.float64], seg: NDArray[np.int64], budget: NDArray[np.int64]
     ) -> NDArray[np.int64]:
         sim = self._require_sim()
         n_seg = self.n_du * _L
-        e = np.exp(vals - 1.0)  # vals ≤ 1; exp(-inf) = 0 for unslotted UEs
-        z = np.bincount(seg, weights=e, minlength=n_seg)
-        exact = np.where(z[seg] > 0, e / np.maximum(z[seg], 1e-300), 0.0) * budget
+        e = np.exp(vals - 1.0)
+        exact = self._softmax(vals, seg) * budget
         base = np.floor(exact).astype(np.int64)
         left = sim.slice_rbs.ravel() - np.bincount(seg, weights=base, minlength=n_seg).astype(np.int64)
         # Remaining RBs to the largest fractional parts within each slice.

@@ -12,7 +12,8 @@ from tests.sim.conftest import small_scenario
 
 
 def state(sim: Simulator) -> bytes:
-    return pickle.dumps((sim.slice_rbs, sim.ue_rbs, sim.explicit, sim.scheduler_pf, sim.slice_over_rbs))
+    controls = ("slice_rbs", "ue_rbs", "explicit", "ue_share", "weighted", "scheduler_pf", "slice_over_rbs")
+    return pickle.dumps([getattr(sim, name) for name in controls])
 
 
 @pytest.mark.parametrize(
@@ -29,6 +30,9 @@ def state(sim: Simulator) -> bytes:
         (lambda s: s.set_ue_rbs([0, 99], [1, 1]), "out of range"),
         (lambda s: s.set_ue_rbs([0, 0], [1, 1]), "duplicates"),
         (lambda s: s.set_ue_rbs([0.5], [1]), "integer"),
+        (lambda s: s.set_ue_shares([0, 99], [1.0, 1.0]), "out of range"),
+        (lambda s: s.set_ue_shares([0], [np.nan]), "NaN"),
+        (lambda s: s.set_share_allocation(-np.ones(18)), "negative"),
         (lambda s: s.set_scheduler("fifo"), "'rr' or 'pf'"),  # type: ignore[arg-type]
         (lambda s: s.set_slice_rbs(np.ones((1, 3)), dus=[7]), "DU indices"),
     ],
@@ -81,6 +85,68 @@ def test_builtin_schedulers_fill_quota_for_backlogged_ues() -> None:
         # that has eMBB UEs, by both schedulers.
         has = np.bincount(sim._seg, minlength=9).reshape(3, 3)[:, 0] > 0
         assert (w.rb_used[has, 0] == 8 * 200).all(), kind
+
+
+def _weighted_reference(
+    sim: Simulator, ue: np.ndarray, quota: int, backlogged: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Loop reference of one TTI's share split among one slice's backlogged UEs."""
+    w = np.array([sim.ue_share[u] if backlogged[u] else 0.0 for u in ue])
+    if w.sum() <= 0:
+        w = backlogged[ue].astype(float)
+    exact = quota * w / w.sum()
+    base = np.floor(exact).astype(int)
+    return base, exact - base
+
+
+def test_ue_shares_split_quota_among_ues_with_data_every_tti() -> None:
+    sc = small_scenario(tasks={"t": {"embb": {"n_ues": 3, "rate_mbps": [50.0, 60.0]}}})
+    sim = Simulator(sc, seed=0)
+    sim.set_slice_rbs(np.tile([10, 1, 1], (3, 1)))
+    shares = np.where(sim.ues.slice == 0, 0.0, 1.0)
+    embb = np.flatnonzero((sim.ues.slice == 0) & (sim.serving == 0))
+    assert len(embb) >= 2
+    shares[embb] = np.arange(1, len(embb) + 1, dtype=float)  # 1 : 2 : 3 …
+    sim.set_share_allocation(shares)
+    sim.step(2)  # CBR at 50–60 Mbit/s: a packet arrives every TTI from now on
+    for _ in range(20):
+        sim.step(1)
+        got = sim.last_allocation[embb]
+        base, _ = _weighted_reference(sim, embb, 10, np.ones(sim.n_ues, bool))
+        # Floor of the exact split plus at most one RB of the remainder, summing to the quota.
+        assert ((got - base >= 0) & (got - base <= 1)).all(), (got, base)
+        assert got.sum() == 10
+    # Always backlogged, so the split is the shares' largest-remainder split of the quota
+    # (1 : 2 : 3 of 10 → 2, 3, 5 for three UEs).
+    assert sim._q_len[embb].min() > 0
+    base, frac = _weighted_reference(sim, embb, 10, np.ones(sim.n_ues, bool))
+    want = base.copy()
+    want[np.argsort(-frac, kind="stable")[: 10 - base.sum()]] += 1
+    np.testing.assert_array_equal(sim.last_allocation[embb], want)
+    assert sim.collect().rb_used[0, 0] == 10 * 22
+    assert sim.weighted.all() and not sim.explicit.any()
+    sim.release_ue_control()
+    assert not sim.weighted.any() and (sim.ue_share == 0).all()
+
+
+def test_ue_shares_are_work_conserving_unlike_fixed_counts() -> None:
+    """Sparse Poisson traffic: fixed per-UE counts waste RBs on empty queues and delay the
+    others; shares hand the whole quota to whoever has data, so latency is lower."""
+    sc = small_scenario(tasks={"t": {"urllc": {"n_ues": 6}}})
+
+    def run(mode: str) -> float:
+        sim = Simulator(sc, seed=3)
+        sim.set_slice_rbs(np.tile([4, 2, 6], (3, 1)))
+        if mode == "share":
+            sim.set_share_allocation(np.ones(sim.n_ues))
+        else:  # 1 RB per UE: the URLLC slice's 6 RBs, one per UE (2 per slice per DU on average)
+            sim.set_allocation(np.ones(sim.n_ues, np.int64))
+        sim.step(3000)
+        w = sim.collect()
+        u = sim.ues.slice == 2
+        return float(w.latency_sum_ms[u].sum() / max(w.delivered_packets[u].sum(), 1))
+
+    assert run("share") < run("fixed")
 
 
 def test_same_seed_same_trajectory_and_seed_matters() -> None:
