@@ -4,7 +4,7 @@ A config file is a partial override of :class:`TrainConfig`'s defaults; nested m
 (``env``, ``high``, ``low``) are merged field by field, so a file only says what differs::
 
     steps: 6000
-    env: {episode_steps: 1000, low_action: simplex}
+    env: {episode_steps: 1000, low_action: share}
     high: {hidden_sizes: [256, 512, 512], gamma: 0.9}
     low: {hidden_sizes: [64, 64]}
 
@@ -40,7 +40,7 @@ class ConfigError(ValueError):
 
 
 def _default_env() -> EnvConfig:
-    return EnvConfig(low_action="simplex")
+    return EnvConfig(low_action="share")
 
 
 class TrainConfig(BaseModel):
@@ -54,10 +54,11 @@ class TrainConfig(BaseModel):
     steps: int = Field(20_000, ge=1, description="Total env steps to train (all DUs step together).")
     env: EnvConfig = Field(
         default_factory=_default_env,
-        description="Environment time scales and action mapping. Default low_action = 'simplex': "
-        "per-UE scores are softmax-normalised within the slice budget, so the low level can never "
-        "ask for more RBs than its slice has (K_over = 0) and no RB is left unassigned by a request "
-        "below budget.",
+        description="Environment time scales and action mapping. Default low_action = 'share': "
+        "per-UE scores are softmax-normalised within the slice into RB shares that the MAC applies "
+        "every TTI to the UEs with data (never over the slice budget, K_over = 0, and no RB idles "
+        "on an empty queue while another UE of the slice has data). 'simplex' holds fixed RB "
+        "counts for the whole low-level step; 'request' lets UEs ask for more than the budget.",
     )
     fading: Literal["full", "scheduled"] | None = Field(
         "scheduled",

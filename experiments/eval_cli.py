@@ -66,9 +66,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--low-action",
-        choices=("request", "simplex"),
-        default="simplex",
-        help="per-UE action mapping for the random baseline (default: simplex, as HRL trains)",
+        choices=("request", "simplex", "share"),
+        default="share",
+        help="per-UE action mapping for the random baseline (default: share, as HRL trains by default)",
     )
     p.add_argument("--json", action="store_true", help="print a JSON list of rows")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -101,9 +101,7 @@ def format_table(rows: list[dict[str, Any]], header: str) -> str:
     for s in SLICE_NAMES:
         lines += ["", f"{s:<{width}}" + "".join(f"{h:>17}" for _, _, h in slice_cols)]
         for r in rows:
-            cells = "".join(
-                f"{_pm(r[f'{s}_{m}_mean'], r[f'{s}_{m}_ci95'], f):>17}" for m, f, _ in slice_cols
-            )
+            cells = "".join(f"{_pm(r[f'{s}_{m}_mean'], r[f'{s}_{m}_ci95'], f):>17}" for m, f, _ in slice_cols)
             lines.append(f"{r['policy']:<{width}}{cells}")
     return "\n".join(lines)
 

@@ -14,7 +14,7 @@ all policies see the same seeds (same UE drops, traffic and fading draws up to t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,9 +101,7 @@ class PolicyEvaluation:
     results: tuple[RunResult, ...]
 
 
-def _checkpoint_runner(
-    path: Path, scenario: ScenarioConfig, steps: int
-) -> Callable[[int], RunResult]:
+def _checkpoint_runner(path: Path, scenario: ScenarioConfig, steps: int) -> Callable[[int], RunResult]:
     pool, meta = load_pool(path)
     env_cfg = EnvConfig.model_validate({**meta["config"]["env"], "episode_steps": steps})
     env = HierarchicalSlicingEnv(scenario, env_cfg)
@@ -136,22 +134,25 @@ def evaluate(
     seeds: Sequence[int],
     steps: int,
     *,
-    low_action: str = "simplex",
+    low_action: str = "share",
     progress: Callable[[str, int], None] | None = None,
 ) -> list[PolicyEvaluation]:
     """Run every policy on every seed (checkpoints of a group: each on every seed)."""
     out = []
     for spec in specs:
+        runners: Iterable[Callable[[int], RunResult]]
         if spec.is_baseline:
             runners = [_baseline_runner(spec.name, scenario, steps, low_action)]
         else:
-            runners = [_checkpoint_runner(p, scenario, steps) for p in spec.paths]
+            # Lazily: one checkpoint's agents (networks and replay) in memory at a time.
+            runners = (_checkpoint_runner(p, scenario, steps) for p in spec.paths)
         results = []
         for runner in runners:
             for seed in seeds:
                 results.append(runner(seed))
                 if progress is not None:
                     progress(spec.name, seed)
+            del runner  # release this checkpoint before the next one loads
         out.append(PolicyEvaluation(spec, tuple(results)))
     return out
 

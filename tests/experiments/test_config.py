@@ -12,7 +12,7 @@ from experiments.config import ConfigError, TrainConfig, bundled_configs, load_t
 def test_bundled_configs_load() -> None:
     assert {"paper", "tiny"} <= set(bundled_configs())
     paper = load_train_config("paper")
-    assert paper.env.low_action == "simplex"
+    assert paper.env.low_action == "share"
     assert tuple(paper.low.hidden_sizes) == (256, 512, 512)  # the paper's networks
     assert load_train_config("tiny").high.hidden_sizes == (64, 64)
 
@@ -29,7 +29,7 @@ def test_partial_override_keeps_other_defaults(tmp_path: Path) -> None:
     cfg = load_train_config(f)
     assert cfg.steps == 50 and cfg.high.gamma == 0.5 and cfg.env.episode_steps == 20
     assert cfg.high.hidden_sizes == TrainConfig().high.hidden_sizes
-    assert cfg.env.low_action == "simplex"  # the trainer's default survives a partial env block
+    assert cfg.env.low_action == "share"  # the trainer's default survives a partial env block
 
 
 @pytest.mark.parametrize(
