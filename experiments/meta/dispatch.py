@@ -96,10 +96,10 @@ class RayDispatcher:
         ray.init(
             address=address, runtime_env={"working_dir": str(repo), "excludes": [".venv", ".git", "*.pt"]}
         )
-        resources = {"num_gpus": 1} if device == "cuda" else {"num_cpus": 1}
         self._ray = ray
         self.capacity = 10_000  # Ray queues and places the runs itself
-        self._remote = ray.remote(**resources)(execute_run)
+        on = ray.remote(num_gpus=1) if device == "cuda" else ray.remote(num_cpus=1)
+        self._remote = on(execute_run)
 
     def submit(self, spec: RunSpec, ctx: RunContext) -> Future[str]:
         fut: Future[str] = self._remote.remote(spec, ctx).future()
