@@ -18,8 +18,11 @@ median over repetitions (all cases interleaved so that noise hits them alike):
 
 ``aggregate_ratio_to_sum`` is the worst (largest) aggregate/sum ratio over the DU counts.
 Targets (issue 4, 1 core): aggregate ≤ 10 ms for 7 DUs and ≤ 25 ms for 30 DUs. At 30 DUs the
-float32 gradients alone are ~420 MB: a bare read of them on one core here takes about the whole
-25 ms budget, so only the bfloat16 stack meets that target.
+float32 gradients alone are ~420 MB; a bare read of them on one core takes 14–28 ms on this
+project's machines depending on their memory bandwidth at the time, so the 30-DU target is met
+by the stack paths only (idle machine, 2026-11-24: float32 stack 17.8 ms, named mappings
+27.0 ms, bfloat16 stack 31.8 ms — bfloat16 halves the bytes but its conversion costs more than
+it saves when the read is fast; on a slower-memory day it was the only path under 25 ms).
 ``--alternatives`` also times the designs rejected for the mapping path, and ``--second-order``
 first- vs second-order MAML (time and peak memory, each in a fresh process); both feed
 ``docs/meta-learning.md``.

@@ -6,6 +6,8 @@ of one learner at the preset's network sizes, (iii) one greedy evaluation step p
 estimate multiplies these by the counts the preset implies (episodes × steps × DUs, updates ×
 learners, evaluations) and divides by the number of workers. It ignores dependency stalls and
 machine load, so treat it as a rough lower bound; the progress bar's ETA refines it as runs end.
+Every timing follows an untimed warm-up (first calls allocate and fill caches: timing them
+made the quick preset's estimate ~4× its measured run time).
 """
 
 from __future__ import annotations
@@ -38,16 +40,20 @@ def _time_steps(
     env = make_env(scenarios.train, scenario_preset, steps)
     config = agent_config(scenario_preset, env)
     pool = make_pool(config, env.n_du, initial_params(config, 0, device), 0, device)
+    collect_episode(env, pool, 0)  # warm-up: first calls (allocation, torch dispatch) are slow
     start = time.perf_counter()
-    collect_episode(env, pool, 0)
+    collect_episode(env, pool, 1)
     per_step = (time.perf_counter() - start) / (steps * env.n_du)
     learner = pool[0].low[0]
     while not learner.ready():
-        collect_episode(env, pool, 1)
-    start = time.perf_counter()
-    for _ in range(5):
+        collect_episode(env, pool, 2)
+    for _ in range(3):  # warm-up: Adam state allocation, autograd graph caches
         learner.update()
-    return per_step, (time.perf_counter() - start) / 5
+    n = 10
+    start = time.perf_counter()
+    for _ in range(n):
+        learner.update()
+    return per_step, (time.perf_counter() - start) / n
 
 
 def _scale_step(preset: ReproducePreset, scenarios: Scenarios, size: tuple[int, int], device: str) -> float:
@@ -57,8 +63,9 @@ def _scale_step(preset: ReproducePreset, scenarios: Scenarios, size: tuple[int, 
     env = make_env(sc, sized, 10)
     config = agent_config(sized, env)
     pool = make_pool(config, env.n_du, None, 0, device)
+    collect_episode(env, pool, 0)  # warm-up
     start = time.perf_counter()
-    collect_episode(env, pool, 0)
+    collect_episode(env, pool, 1)
     return (time.perf_counter() - start) / (10 * env.n_du)
 
 

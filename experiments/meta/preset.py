@@ -193,7 +193,7 @@ class ReproducePreset(_Strict):
         90, ge=1, description="U: UE slots per slice of every agent (fixed so θ_M fits every task)."
     )
     env: EnvConfig = Field(
-        default_factory=lambda: EnvConfig(low_action="simplex", episode_steps=1000),
+        default_factory=lambda: EnvConfig(low_action="share", episode_steps=1000),
         description="Time scales, episode length, action mapping (ue_slots is set from `ue_slots`).",
     )
     fading: Literal["full", "scheduled"] = Field("scheduled", description="Radio fading mode.")
