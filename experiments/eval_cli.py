@@ -21,7 +21,7 @@ import argparse
 import json
 import math
 import sys
-from typing import Any, TextIO
+from typing import Any
 
 from tqdm import tqdm
 
@@ -33,11 +33,6 @@ from experiments.config import prepare_scenario
 from experiments.evaluate import PolicySpec, evaluate, parse_policy, summary_row
 
 __all__ = ["add_arguments", "format_table", "run"]
-
-
-def _echo(*parts: object, file: TextIO | None = None) -> None:
-    """print() for this CLI module (kept out of library code); stdout is looked up per call."""
-    (file or sys.stdout).write(" ".join(str(p) for p in parts) + "\n")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -128,13 +123,13 @@ def _specs(args: argparse.Namespace) -> list[PolicySpec]:
 
 def run(args: argparse.Namespace) -> int:
     if args.seeds < 1 or args.steps < 1:
-        _echo("error: --seeds and --steps must be >= 1", file=sys.stderr)
+        print("error: --seeds and --steps must be >= 1", file=sys.stderr)
         return 2
     try:
         specs = _specs(args)
         scenario = prepare_scenario(load_scenario(args.scenario), args.fading)
     except (ValueError, ScenarioError) as err:
-        _echo(f"error: {err}", file=sys.stderr)
+        print(f"error: {err}", file=sys.stderr)
         return 2
     seeds = list(range(args.seed0, args.seed0 + args.seeds))
     total = sum(max(1, len(s.paths)) for s in specs) * len(seeds)
@@ -147,17 +142,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         evals = evaluate(scenario, specs, seeds, args.steps, low_action=args.low_action, progress=progress)
     except (CheckpointError, ValueError) as err:
-        _echo(f"error: {err}", file=sys.stderr)
+        print(f"error: {err}", file=sys.stderr)
         return 2
     finally:
         bar.close()
     rows = [summary_row(e) for e in evals]
     if args.json:
-        _echo(json.dumps(_clean(rows), allow_nan=False))
+        print(json.dumps(_clean(rows), allow_nan=False))
         return 0
     header = (
         f"scenario {scenario.name} · seeds {seeds[0]}..{seeds[-1]} · {args.steps} steps "
         f"({args.steps / 100:.1f} s at 10 ms/step) per run · mean ± 95 % CI (Student's t over runs)"
     )
-    _echo(format_table(rows, header))
+    print(format_table(rows, header))
     return 0

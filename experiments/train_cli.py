@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -35,11 +35,6 @@ from experiments.config import ConfigError, TrainConfig, bundled_configs, load_t
 from experiments.train import RunExistsError, Trainer
 
 __all__ = ["add_arguments", "run"]
-
-
-def _echo(*parts: object, file: TextIO | None = None) -> None:
-    """print() for this CLI module (kept out of library code); stdout is looked up per call."""
-    (file or sys.stdout).write(" ".join(str(p) for p in parts) + "\n")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -106,7 +101,7 @@ def _install_sigint(flag: list[bool]) -> Any:
 
     def handler(signum: int, frame: FrameType | None) -> None:
         flag.append(True)
-        _echo("\ninterrupt: saving a checkpoint… (Ctrl-C again to abort)", file=sys.stderr)
+        print("\ninterrupt: saving a checkpoint… (Ctrl-C again to abort)", file=sys.stderr)
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     return signal.signal(signal.SIGINT, handler)
@@ -117,14 +112,14 @@ def run(args: argparse.Namespace) -> int:
         cfg = _config(args)
         scenario = load_scenario(args.scenario)
     except (ConfigError, ScenarioError, ValueError) as err:
-        _echo(f"error: {err}", file=sys.stderr)
+        print(f"error: {err}", file=sys.stderr)
         return 2
     torch.set_num_threads(cfg.threads)
     out = args.out or Path("runs") / f"{scenario.name}-s{args.seed}"
     try:
         trainer = Trainer(scenario, cfg, args.seed, out, resume=args.resume)
     except (CheckpointError, RunExistsError) as err:
-        _echo(f"error: {err}", file=sys.stderr)
+        print(f"error: {err}", file=sys.stderr)
         return 2
     stop: list[bool] = []
     previous = _install_sigint(stop)
@@ -136,10 +131,10 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
     where = f"{result.out_dir}/checkpoint.pt"
     if not result.finished:
-        _echo(f"stopped at step {result.step}; checkpoint {where} (resume with --resume)", file=sys.stderr)
+        print(f"stopped at step {result.step}; checkpoint {where} (resume with --resume)", file=sys.stderr)
         return 130
     ev = result.last_eval
     if ev is not None:
-        _echo(f"done: {result.step} steps; last greedy eval R_h {ev['reward_high_mean']:.3f}, return "
+        print(f"done: {result.step} steps; last greedy eval R_h {ev['reward_high_mean']:.3f}, return "
               f"{ev['return']:.2f}; logs and checkpoint in {result.out_dir}")  # fmt: skip
     return 0
