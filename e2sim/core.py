@@ -175,6 +175,13 @@ class Simulator:
         self.counters = WindowCounters(n, self.n_du, _N_SLICES)
         self.last_allocation = np.zeros(n, np.int64)
 
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Unpickle, filling controls added after the pickle was written (older checkpoints)."""
+        self.__dict__.update(state)
+        if "ue_share" not in state:
+            self.ue_share = np.zeros(self.n_ues, np.float64)
+            self.weighted = np.zeros((self.n_du, _N_SLICES), bool)
+
     # ------------------------------------------------------------------ construction
     def _build_ues(self, rng: np.random.Generator) -> tuple[UeTable, NDArray[np.float64]]:
         sc, r = self.scenario, self.radio

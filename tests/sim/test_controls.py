@@ -149,6 +149,18 @@ def test_ue_shares_are_work_conserving_unlike_fixed_counts() -> None:
     assert run("share") < run("fixed")
 
 
+def test_pickle_from_before_ue_shares_still_loads() -> None:
+    sim = Simulator(small_scenario(), seed=0)
+    sim.step(5)
+    state = pickle.loads(pickle.dumps(dict(sim.__dict__)))  # a deep copy of the state
+    del state["ue_share"], state["weighted"]  # as pickled by a version without per-UE shares
+    old = Simulator.__new__(Simulator)
+    old.__setstate__(state)
+    old.step(5)
+    sim.step(5)
+    np.testing.assert_array_equal(old.collect().delivered_bits, sim.collect().delivered_bits)
+
+
 def test_same_seed_same_trajectory_and_seed_matters() -> None:
     def run(seed: int) -> np.ndarray:
         sim = Simulator(small_scenario(), seed=seed)
