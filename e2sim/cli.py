@@ -29,16 +29,20 @@ from e2sim.policies import BASELINES, make_baseline
 from e2sim.runner import RunResult, Trace, run_policy
 from e2sim.scenario import ScenarioError, bundled_scenarios, load_scenario
 
-__all__ = ["add_arguments", "format_result", "run"]
+__all__ = ["add_arguments", "add_scenario_argument", "format_result", "run"]
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_scenario_argument(p: argparse.ArgumentParser) -> None:
+    """``--scenario``: a bundled scenario name or a YAML path (every command that runs one)."""
     p.add_argument(
         "--scenario",
         default="paper",
-        help=f"bundled scenario name ({', '.join(bundled_scenarios())}) or path to a YAML file "
-        "(default: paper)",
+        help=f"bundled scenario ({', '.join(bundled_scenarios())}) or a YAML path (default: paper)",
     )
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_scenario_argument(p)
     p.add_argument(
         "--policy", default="equal-pf", choices=BASELINES, help="classical policy (default: equal-pf)"
     )

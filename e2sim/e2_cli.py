@@ -28,10 +28,11 @@ import logging
 import signal
 import sys
 
+from e2sim.cli import add_scenario_argument
 from e2sim.config import RadioConfig
 from e2sim.core import Simulator
 from e2sim.e2node import MIN_PERIOD_MS, E2SimConfig, E2SimNodes, ran_functions
-from e2sim.scenario import ScenarioError, bundled_scenarios, load_scenario
+from e2sim.scenario import ScenarioError, load_scenario
 from ric.transport import SctpUnavailableError, TransportConfig, TransportKind, sctp_socket
 
 __all__ = ["add_arguments", "parse_endpoint", "run"]
@@ -52,11 +53,7 @@ def parse_endpoint(text: str) -> tuple[str, int]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--scenario",
-        default="paper",
-        help=f"bundled scenario ({', '.join(bundled_scenarios())}) or a YAML file (default: paper)",
-    )
+    add_scenario_argument(p)
     p.add_argument(
         "--ric", default="127.0.0.1:36422", help="the RIC's E2 endpoint HOST:PORT (default 127.0.0.1:36422)"
     )

@@ -33,6 +33,7 @@ import yaml
 from pydantic import ValidationError
 
 from e2sim.config import ScenarioConfig, default_task
+from e2sim.yamlfile import bundled_names, format_validation_error, read_named_yaml
 
 __all__ = ["ScenarioError", "bundled_scenarios", "load_scenario", "scenario_from_dict", "task_library"]
 
@@ -43,8 +44,7 @@ class ScenarioError(ValueError):
 
 def bundled_scenarios() -> list[str]:
     """Names of the scenario files shipped in ``e2sim/scenarios/``."""
-    root = resources.files("e2sim") / "scenarios"
-    return sorted(p.name[: -len(".yaml")] for p in root.iterdir() if p.name.endswith(".yaml"))
+    return bundled_names("e2sim", "scenarios")
 
 
 def task_library() -> dict[str, dict[str, Any]]:
@@ -91,14 +91,6 @@ def _expand_assignment(raw: Any, n_du: int, source: str) -> list[str]:
     )
 
 
-def _format_validation_error(err: ValidationError, source: str) -> str:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "<root>"
-        lines.append(f"{source}: field '{loc}': {e['msg']}")
-    return "\n".join(lines)
-
-
 def scenario_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> ScenarioConfig:
     """Build and validate a scenario from parsed YAML (tasks deep-merged over the paper default)."""
     if not isinstance(data, Mapping):
@@ -138,28 +130,10 @@ def scenario_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Scena
     try:
         return ScenarioConfig.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError(_format_validation_error(err, source)) from None
+        raise ScenarioError(format_validation_error(err, source)) from None
 
 
 def load_scenario(name_or_path: str | Path) -> ScenarioConfig:
     """Load a scenario by file path, or by the name of a bundled scenario (see :func:`bundled_scenarios`)."""
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.is_file():
-            raise ScenarioError(f"{path}: no such scenario file")
-        text = path.read_text(encoding="utf-8")
-        source = str(path)
-    else:
-        res = resources.files("e2sim") / "scenarios" / f"{name_or_path}.yaml"
-        if not res.is_file():
-            raise ScenarioError(
-                f"unknown scenario {str(name_or_path)!r}: not a file, and not one of the bundled "
-                f"scenarios {bundled_scenarios()}"
-            )
-        text = res.read_text(encoding="utf-8")
-        source = f"{name_or_path}.yaml"
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ScenarioError(f"{source}: invalid YAML: {err}") from None
-    return scenario_from_dict(data if data is not None else {}, source)
+    data, source = read_named_yaml(name_or_path, "e2sim", "scenarios", "scenario", ScenarioError)
+    return scenario_from_dict(data, source)

@@ -15,15 +15,14 @@ a path (``--config paper``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from e2sim.config import RadioConfig, ScenarioConfig
 from e2sim.env import EnvConfig
+from e2sim.yamlfile import bundled_names, format_validation_error, read_named_yaml
 from xapps.agent import DDPGConfig
 
 __all__ = [
@@ -135,16 +134,7 @@ def prepare_scenario(scenario: ScenarioConfig, fading: str | None) -> ScenarioCo
 
 def bundled_configs() -> list[str]:
     """Names of the config files shipped in ``experiments/configs/``."""
-    root = resources.files("experiments") / "configs"
-    return sorted(p.name[: -len(".yaml")] for p in root.iterdir() if p.name.endswith(".yaml"))
-
-
-def _format(err: ValidationError, source: str) -> str:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "<root>"
-        lines.append(f"{source}: field '{loc}': {e['msg']}")
-    return "\n".join(lines)
+    return bundled_names("experiments", "configs")
 
 
 def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> TrainConfig:
@@ -159,27 +149,12 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> TrainCo
     try:
         return TrainConfig.model_validate(merged)
     except ValidationError as err:
-        raise ConfigError(_format(err, source)) from None
+        raise ConfigError(format_validation_error(err, source)) from None
 
 
 def load_train_config(name_or_path: str | Path | None) -> TrainConfig:
     """Defaults (None), a bundled config by name, or a YAML file."""
     if name_or_path is None:
         return TrainConfig()
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.is_file():
-            raise ConfigError(f"{path}: no such config file")
-        text, source = path.read_text(encoding="utf-8"), str(path)
-    else:
-        res = resources.files("experiments") / "configs" / f"{name_or_path}.yaml"
-        if not res.is_file():
-            raise ConfigError(
-                f"unknown config {str(name_or_path)!r}: not a file, and not one of {bundled_configs()}"
-            )
-        text, source = res.read_text(encoding="utf-8"), f"{name_or_path}.yaml"
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{source}: invalid YAML: {err}") from None
-    return config_from_dict(data if data is not None else {}, source)
+    data, source = read_named_yaml(name_or_path, "experiments", "configs", "config", ConfigError)
+    return config_from_dict(data, source)

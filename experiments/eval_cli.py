@@ -25,9 +25,10 @@ from typing import Any
 
 from tqdm import tqdm
 
+from e2sim.cli import add_scenario_argument
 from e2sim.config import SLICE_NAMES
 from e2sim.policies import BASELINES
-from e2sim.scenario import ScenarioError, bundled_scenarios, load_scenario
+from e2sim.scenario import ScenarioError, load_scenario
 from experiments.checkpoint import CheckpointError
 from experiments.config import prepare_scenario
 from experiments.evaluate import PolicySpec, evaluate, parse_policy, summary_row
@@ -36,11 +37,7 @@ __all__ = ["add_arguments", "format_table", "run"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--scenario",
-        default="paper",
-        help=f"bundled scenario ({', '.join(bundled_scenarios())}) or a YAML path (default: paper)",
-    )
+    add_scenario_argument(p)
     p.add_argument(
         "--policy",
         action="append",

@@ -29,7 +29,8 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from e2sim.scenario import ScenarioError, bundled_scenarios, load_scenario
+from e2sim.cli import add_scenario_argument
+from e2sim.scenario import ScenarioError, load_scenario
 from experiments.checkpoint import CheckpointError
 from experiments.config import ConfigError, TrainConfig, bundled_configs, load_train_config
 from experiments.train import RunExistsError, Trainer
@@ -38,11 +39,7 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--scenario",
-        default="paper",
-        help=f"bundled scenario ({', '.join(bundled_scenarios())}) or a YAML path (default: paper)",
-    )
+    add_scenario_argument(p)
     p.add_argument("--seed", type=int, default=0, help="run seed: agents and training episodes (default: 0)")
     p.add_argument("--steps", type=int, default=None, help="total env steps (default: the config's)")
     p.add_argument("--out", type=Path, default=None, help="run directory (default: runs/SCENARIO-sSEED)")

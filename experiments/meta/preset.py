@@ -18,12 +18,12 @@ import math
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from e2sim.env import EnvConfig
+from e2sim.yamlfile import bundled_names, format_validation_error, read_named_yaml
 from meta_controller.shots import AdaptationConfig
 from meta_controller.weights import Normalisation, WeightingScheme
 from xapps.agent import DDPGConfig
@@ -55,16 +55,7 @@ Method = Literal[
     "maml-softmax",
     "maml-adaptive-2nd",
 ]
-METHODS: tuple[str, ...] = (
-    "drl",
-    "tl",
-    "mtl",
-    "maml-uniform",
-    "maml-static-var",
-    "maml-adaptive",
-    "maml-softmax",
-    "maml-adaptive-2nd",
-)
+METHODS: tuple[str, ...] = get_args(Method)
 MAML_SCHEMES: dict[str, WeightingScheme] = {
     "maml-uniform": "uniform",
     "maml-static-var": "static-var",
@@ -261,13 +252,6 @@ def _merge(defaults: BaseModel, data: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _format(err: ValidationError, source: str) -> str:
-    return "\n".join(
-        f"{source}: field '{'.'.join(str(p) for p in e['loc']) or '<root>'}': {e['msg']}"
-        for e in err.errors()
-    )
-
-
 def preset_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> ReproducePreset:
     """Validate a (partial) mapping into a preset (nested models merged over the defaults)."""
     if not isinstance(data, Mapping):
@@ -275,31 +259,17 @@ def preset_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Reprodu
     try:
         return ReproducePreset.model_validate(_merge(ReproducePreset(), data))
     except ValidationError as err:
-        raise PresetError(_format(err, source)) from None
+        raise PresetError(format_validation_error(err, source)) from None
 
 
 def bundled_presets() -> list[str]:
-    root = resources.files("experiments.meta") / "presets"
-    return sorted(p.name[: -len(".yaml")] for p in root.iterdir() if p.name.endswith(".yaml"))
+    return bundled_names("experiments.meta", "presets")
 
 
 def load_preset(name_or_path: str | Path) -> ReproducePreset:
     """A bundled preset by name (``quick``, ``paper``, ``micro``) or a YAML file."""
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.is_file():
-            raise PresetError(f"{path}: no such preset file")
-        text, source = path.read_text(encoding="utf-8"), str(path)
-    else:
-        res = resources.files("experiments.meta") / "presets" / f"{name_or_path}.yaml"
-        if not res.is_file():
-            raise PresetError(f"unknown preset {str(name_or_path)!r}; bundled: {bundled_presets()}")
-        text, source = res.read_text(encoding="utf-8"), f"{name_or_path}.yaml"
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise PresetError(f"{source}: invalid YAML: {err}") from None
-    return preset_from_dict(data if data is not None else {}, source)
+    data, source = read_named_yaml(name_or_path, "experiments.meta", "presets", "preset", PresetError)
+    return preset_from_dict(data, source)
 
 
 def resolve_scenario_ref(ref: str) -> str:
