@@ -565,8 +565,10 @@ class Simulator:
         seg_o, n_seg = self._seg_o, self._n_seg
         w = np.where(mask_o, np.maximum(self.ue_share[self._order], 0.0), 0.0)
         z = np.bincount(seg_o, weights=w, minlength=n_seg)
-        w = np.where(mask_o & (z[seg_o] <= 0), 1.0, w)  # nobody with data has a share: equal split
-        z = np.bincount(seg_o, weights=w, minlength=n_seg)
+        equal = mask_o & (z[seg_o] <= 0)  # nobody with data has a share: they split equally
+        if equal.any():
+            w = np.where(equal, 1.0, w)
+            z = np.bincount(seg_o, weights=w, minlength=n_seg)
         exact = np.where(mask_o, w / np.maximum(z[seg_o], 1e-300), 0.0) * quota[seg_o]
         base = np.floor(exact).astype(np.int64)
         left = quota - np.bincount(seg_o, weights=base, minlength=n_seg).astype(np.int64)

@@ -129,6 +129,17 @@ def test_ue_shares_split_quota_among_ues_with_data_every_tti() -> None:
     assert not sim.weighted.any() and (sim.ue_share == 0).all()
 
 
+def test_zero_shares_fall_back_to_an_equal_split() -> None:
+    sc = small_scenario(tasks={"t": {"embb": {"n_ues": 3, "rate_mbps": [50.0, 60.0]}}})
+    sim = Simulator(sc, seed=0)
+    sim.set_slice_rbs(np.tile([9, 2, 1], (3, 1)))
+    sim.set_share_allocation(np.zeros(sim.n_ues))
+    sim.step(3)
+    embb = np.flatnonzero((sim.ues.slice == 0) & (sim.serving == 0))
+    got = sim.last_allocation[embb]
+    assert got.sum() == 9 and got.max() - got.min() <= 1  # no RB idles; equal up to the remainder
+
+
 def test_ue_shares_are_work_conserving_unlike_fixed_counts() -> None:
     """Sparse Poisson traffic: fixed per-UE counts waste RBs on empty queues and delay the
     others; shares hand the whole quota to whoever has data, so latency is lower."""
