@@ -254,7 +254,6 @@ class HierarchicalSlicingEnv:
     ) -> NDArray[np.int64]:
         sim = self._require_sim()
         n_seg = self.n_du * _L
-        e = np.exp(vals - 1.0)
         exact = self._softmax(vals, seg) * budget
         base = np.floor(exact).astype(np.int64)
         left = sim.slice_rbs.ravel() - np.bincount(seg, weights=base, minlength=n_seg).astype(np.int64)
@@ -264,7 +263,7 @@ class HierarchicalSlicingEnv:
         start = np.searchsorted(seg_p, np.arange(n_seg))
         rank_p = np.arange(len(order)) - start[seg_p]
         extra = np.zeros_like(base)
-        extra[order] = (rank_p < left[seg_p]) & (e[order] > 0)
+        extra[order] = (rank_p < left[seg_p]) & np.isfinite(vals[order])
         return base + extra
 
     def _low_reward(self, k: SliceKpis) -> NDArray[np.float64]:
