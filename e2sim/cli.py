@@ -29,7 +29,7 @@ from e2sim.policies import BASELINES, make_baseline
 from e2sim.runner import RunResult, Trace, run_policy
 from e2sim.scenario import ScenarioError, bundled_scenarios, load_scenario
 
-__all__ = ["add_arguments", "add_scenario_argument", "format_result", "run"]
+__all__ = ["add_arguments", "add_scenario_argument", "format_result", "json_safe", "run"]
 
 
 def add_scenario_argument(p: argparse.ArgumentParser) -> None:
@@ -109,15 +109,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"trace written to {args.out}", file=sys.stderr)
     out: dict[str, Any] = res.as_dict()
     if args.json:
-        print(json.dumps(_clean(out), allow_nan=False))
+        print(json.dumps(json_safe(out), allow_nan=False))
     else:
         print(format_result(res))
     return 0
 
 
-def _clean(x: Any) -> Any:
+def json_safe(x: Any) -> Any:
+    """``x`` with every non-finite float (NaN, ±inf) replaced by None, for strict JSON."""
     if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [json_safe(v) for v in x]
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x

@@ -260,8 +260,7 @@ class HierarchicalSlicingEnv:
         # Remaining RBs to the largest fractional parts within each slice.
         order = np.lexsort((-(exact - base), seg))
         seg_p = seg[order]
-        start = np.searchsorted(seg_p, np.arange(n_seg))
-        rank_p = np.arange(len(order)) - start[seg_p]
+        rank_p = np.arange(len(order)) - sim._seg_start[seg_p]
         extra = np.zeros_like(base)
         extra[order] = (rank_p < left[seg_p]) & np.isfinite(vals[order])
         return base + extra

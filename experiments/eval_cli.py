@@ -25,7 +25,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from e2sim.cli import add_scenario_argument
+from e2sim.cli import add_scenario_argument, json_safe
 from e2sim.config import SLICE_NAMES
 from e2sim.policies import BASELINES
 from e2sim.scenario import ScenarioError, load_scenario
@@ -98,16 +98,6 @@ def format_table(rows: list[dict[str, Any]], header: str) -> str:
     return "\n".join(lines)
 
 
-def _clean(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_clean(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
 def _specs(args: argparse.Namespace) -> list[PolicySpec]:
     specs = [parse_policy(p) for p in args.policy]
     if args.all_baselines:
@@ -145,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     rows = [summary_row(e) for e in evals]
     if args.json:
-        print(json.dumps(_clean(rows), allow_nan=False))
+        print(json.dumps(json_safe(rows), allow_nan=False))
         return 0
     header = (
         f"scenario {scenario.name} · seeds {seeds[0]}..{seeds[-1]} · {args.steps} steps "

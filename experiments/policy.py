@@ -23,9 +23,7 @@ class GreedyPolicy:
 
     def __init__(self, pool: AgentPool, name: str = "hrl") -> None:
         self.pool, self.name = pool, name
-        cfg = pool[0].config
         self._held: npt.NDArray[np.float32] | None = None
-        self._shape = (len(pool), cfg.n_slices)
 
     def act(self, obs: HierObs) -> HierAction:
         n = len(self.pool)

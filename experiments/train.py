@@ -262,9 +262,10 @@ class Trainer:
         r_low = rew.low
         if self.config.low_reward_qos_weight:
             r_low = r_low + self.config.low_reward_qos_weight * (info["kpis"].qos - 1.0)
-        before = [agent.high.replay.pos for agent in self.pool]
+        share = self.config.share_high_experience
+        before = [agent.high.replay.pos for agent in self.pool] if share else []
         self.pool.observe(Transition(obs, action, r_low.astype(np.float32), nxt, r_high, term, trunc))
-        if self.config.share_high_experience:
+        if share:
             self._share_high(before)
         self.step += 1
         self.stats.add_low_reward(rew.low)
