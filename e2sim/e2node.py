@@ -662,12 +662,9 @@ class E2SimNodes:
     # ------------------------------------------------------------------ called by DuNode
     def flush_window(self) -> None:
         """Collect the simulator's window so far into every active subscription."""
-        if any(n.subscriptions for n in self.nodes):
-            w = self.sim.collect()
-            for node in self.nodes:
-                node.absorb(w)
-        else:
-            self.sim.collect()
+        w = self.sim.collect()
+        for node in self.nodes:
+            node.absorb(w)  # a node without subscriptions ignores it
 
     def reschedule(self) -> None:
         self._next_due = min((n.next_due() for n in self.nodes), default=math.inf)

@@ -554,12 +554,6 @@ class E2NodeHandle:
         self._release(f"reset by the node ({event.cause})")
 
 
-def _control_failure(rid: RicRequestId, cause: Cause) -> Any:
-    from ric.e2ap import RicControlFailure
-
-    return RicControlFailure(rid, rc.RC_RAN_FUNCTION_ID, cause)
-
-
 _NODE_EVENT_HANDLERS: dict[type, Callable[[E2NodeHandle, Any, float], None]] = {
     IndicationReceived: E2NodeHandle._on_indication,
     ControlAcknowledged: E2NodeHandle._on_control,

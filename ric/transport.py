@@ -330,6 +330,7 @@ class SctpChannel:
         self._sock = sock
         self._loop = asyncio.get_running_loop()
         self._partial = bytearray()
+        self._skipping = False  # dropping the rest of an oversized message until its end (EOR)
         self._queue = _SendQueue(config.send_queue_limit, self.counters)
         self._writable = _Writable()
         self._closing = False
@@ -355,9 +356,13 @@ class SctpChannel:
             self._lost(None)
             return
         self.counters.bytes_received += len(data)
+        if self._skipping:  # the tail of a message already reported as too large
+            self._skipping = not flags & _MSG_EOR
+            return
         self._partial += data
         if len(self._partial) > self.config.max_frame:
             self._partial.clear()
+            self._skipping = not flags & _MSG_EOR
             self.counters.oversized += 1
             if self.handler is not None:
                 self.handler.frame_error(FrameTooLargeError(self.config.max_frame + 1, self.config.max_frame))
