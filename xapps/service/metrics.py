@@ -138,15 +138,13 @@ class XappMetrics:
         self._guard(
             "decision_seconds",
             lambda: self._observe(
-                self._decision.labels(du=str(du), learning="true" if learning else "false"), seconds
+                self._decision, seconds, du=str(du), learning="true" if learning else "false"
             ),
         )
 
     def roundtrip(self, du: int | str, seconds: float) -> None:
         """One indication → control → acknowledge round trip."""
-        self._guard(
-            "control_roundtrip_seconds", lambda: self._observe(self._roundtrip.labels(du=str(du)), seconds)
-        )
+        self._guard("control_roundtrip_seconds", lambda: self._observe(self._roundtrip, seconds, du=str(du)))
 
     def slice_kpis(
         self,
@@ -243,10 +241,10 @@ class XappMetrics:
         return value
 
     @staticmethod
-    def _observe(histogram: Histogram, seconds: float) -> None:
-        if not math.isfinite(seconds) or seconds < 0:
+    def _observe(histogram: Histogram, seconds: float, **labels: str) -> None:
+        if not math.isfinite(seconds) or seconds < 0:  # checked before a labelled child exists
             raise ValueError(f"cannot observe {seconds!r} s")
-        histogram.observe(seconds)
+        histogram.labels(**labels).observe(seconds)
 
     def _guard(self, metric: str, record: Callable[[], None]) -> None:
         try:
