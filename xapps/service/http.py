@@ -1,0 +1,222 @@
+"""The DU xApp's HTTP API (FastAPI), as OSC's xApp frameworks serve it on port 8080.
+
+=====================  ======  ===========================================================
+path                   method  answer
+=====================  ======  ===========================================================
+/ric/v1/health/alive   GET     200 while the process loop runs (503 if the runtime says not)
+/ric/v1/health/ready   GET     200 when every readiness check passes, else 503; the checks
+                               as JSON either way (`Readiness`)
+/ric/v1/config         GET     the run-time controls (`XappControls`)
+/ric/v1/config         PUT     replace them: a body that does not validate → 422 and
+                               nothing changes; the runtime refusing it → 409
+/ric/v1/metrics        GET     Prometheus text format from the injected registry
+=====================  ======  ===========================================================
+
+The app is a thin layer over an `XappRuntime` (the control loop implements it); the handlers
+are plain ``def`` so FastAPI runs them in its thread pool — a readiness check that pings Redis
+never blocks the event loop. `serve` runs the app on uvicorn inside the caller's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, HTTPException, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import BaseModel, Field
+
+from xapps.service.settings import XappControls
+
+__all__ = [
+    "Check",
+    "HttpServer",
+    "Readiness",
+    "XappRuntime",
+    "create_app",
+    "e2_check",
+    "meta_check",
+    "sdl_check",
+    "serve",
+]
+
+
+class Check(BaseModel):
+    """One readiness condition."""
+
+    ok: bool = Field(description="whether the condition holds")
+    detail: str = Field(default="", description="what was found (human-readable)")
+
+
+class Readiness(BaseModel):
+    """Whether the xApp is ready, and the checks that say so."""
+
+    ready: bool
+    checks: dict[str, Check]
+
+    @classmethod
+    def of(cls, checks: dict[str, Check]) -> Readiness:
+        """Ready iff there is at least one check and all of them pass."""
+        return cls(ready=bool(checks) and all(c.ok for c in checks.values()), checks=checks)
+
+
+class XappRuntime(Protocol):
+    """What the HTTP layer needs from the running xApp."""
+
+    def readiness(self) -> Readiness: ...
+
+    def controls(self) -> XappControls: ...
+
+    def apply_controls(self, new: XappControls) -> None:
+        """Apply `new` or raise `ValueError` (answered 409) leaving the old controls in force."""
+
+
+class _Pingable(Protocol):
+    def ping(self) -> bool: ...
+
+
+def e2_check(connected: bool, subscribed: bool) -> Check:
+    """A DU's E2 state as a readiness check: connected *and* subscribed."""
+    if not connected:
+        return Check(ok=False, detail="E2 node not connected")
+    if not subscribed:
+        return Check(ok=False, detail="E2 node connected, KPM subscription not active")
+    return Check(ok=True, detail="connected and subscribed")
+
+
+def sdl_check(sdl: _Pingable | None) -> Check:
+    """The SDL answers a ping (no SDL configured counts as ok: nothing to reach)."""
+    if sdl is None:
+        return Check(ok=True, detail="no SDL configured")
+    try:
+        ok = bool(sdl.ping())
+    except Exception as exc:  # a readiness probe reports any failure instead of raising
+        return Check(ok=False, detail=f"ping failed: {type(exc).__name__}: {exc}")
+    return Check(ok=ok, detail="reachable" if ok else "ping answered false")
+
+
+def meta_check(address: str | None, reachable: bool) -> Check:
+    """The meta-controller is reachable, or explicitly not configured."""
+    if address is None:
+        return Check(ok=True, detail="not configured")
+    return Check(ok=reachable, detail=f"{address} {'reachable' if reachable else 'unreachable'}")
+
+
+def create_app(
+    runtime: XappRuntime,
+    registry: CollectorRegistry,
+    extra_routers: Sequence[APIRouter] = (),
+    *,
+    alive: Callable[[], bool] | None = None,
+) -> FastAPI:
+    """The FastAPI app over `runtime`; `alive` (optional) tells whether the process loop runs."""
+    app = FastAPI(title="metahrl DU xApp", docs_url=None, redoc_url=None)
+
+    @app.get("/ric/v1/health/alive")
+    def health_alive() -> JSONResponse:
+        ok = alive is None or alive()
+        return JSONResponse({"alive": ok}, status_code=200 if ok else 503)
+
+    @app.get("/ric/v1/health/ready", response_model=Readiness)
+    def health_ready() -> JSONResponse:
+        state = runtime.readiness()
+        return JSONResponse(state.model_dump(mode="json"), status_code=200 if state.ready else 503)
+
+    @app.get("/ric/v1/config", response_model=XappControls)
+    def get_config() -> XappControls:
+        return runtime.controls()
+
+    @app.put("/ric/v1/config", response_model=XappControls)
+    def put_config(new: XappControls) -> XappControls:
+        try:
+            runtime.apply_controls(new)
+        except ValueError as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from exc
+        return runtime.controls()
+
+    @app.get("/ric/v1/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    for router in extra_routers:
+        app.include_router(router)
+    return app
+
+
+# ---- serving ------------------------------------------------------------------------------------
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: the xApp process owns SIGINT/SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class HttpServer:
+    """A running uvicorn server; `stop` ends it."""
+
+    def __init__(self, server: uvicorn.Server, task: asyncio.Task[None], port: int) -> None:
+        self._server = server
+        self._task = task
+        self.port = port
+
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop accepting, finish open requests (bounded), and wait for the server to end."""
+        self._server.should_exit = True
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+        except TimeoutError:
+            self._server.force_exit = True
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def serve(
+    app: FastAPI, host: str, port: int, *, startup_timeout_s: float = 10.0
+) -> tuple[HttpServer, int]:
+    """Run `app` on ``host:port`` in this event loop; returns the server and the bound port.
+
+    Port 0 binds any free port (the returned one is real). A port that cannot be bound raises
+    `OSError` here, before anything runs.
+    """
+    sock = _bind(host, port)
+    bound = int(sock.getsockname()[1])
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    server = _Server(config)
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    deadline = asyncio.get_running_loop().time() + startup_timeout_s
+    while not server.started:
+        if task.done():
+            sock.close()
+            task.result()  # re-raises the startup error
+            raise RuntimeError("HTTP server ended during startup")
+        if asyncio.get_running_loop().time() > deadline:
+            server.should_exit = True
+            task.cancel()
+            sock.close()
+            raise TimeoutError(f"HTTP server did not start within {startup_timeout_s} s")
+        await asyncio.sleep(0.005)
+    return HttpServer(server, task, bound), bound
