@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -27,7 +27,7 @@ class _RedisSdl:
 
     def get(self, ns: str, keys: Iterable[str]) -> dict[str, bytes]:
         keys = list(keys)
-        values = self._client.mget([self._key(ns, k) for k in keys]) if keys else []
+        values = cast(list[bytes | None], self._client.mget([self._key(ns, k) for k in keys]) if keys else [])
         return {k: v for k, v in zip(keys, values, strict=True) if v is not None}
 
     def set(self, ns: str, items: Mapping[str, bytes]) -> None:
