@@ -17,7 +17,7 @@ from tests.agent.conftest import tiny_config, toy_step
 from tests.xapp_service.conftest import REDIS_URL, open_redis_sdl
 from xapps.agent import HierarchicalAgent
 from xapps.service.metrics import XappMetrics
-from xapps.service.state import CheckpointStore
+from xapps.service.state import CheckpointStore, CheckpointTimer, checkpoint_periodically
 
 
 @pytest.fixture
@@ -280,3 +280,64 @@ def test_redis_down_is_counted_and_disk_still_written(
     assert sum("to sdl failed" in r.message for r in caplog.records) == 1
     loaded = store.load_latest(0)  # the SDL is unreadable too: skipped, disk answers
     assert loaded is not None and (loaded.state, loaded.source) == (b"y", "disk")
+
+
+# ---- periodic checkpoints -----------------------------------------------------------------------
+
+
+def test_checkpoint_timer() -> None:
+    timer = CheckpointTimer(10.0, now=100.0)
+    assert not timer.due(109.9) and timer.due(110.0) and timer.next_due() == 110.0
+    timer.mark(112.0)
+    assert not timer.due(121.0) and timer.due(122.0)
+    timer.interval_s = 1.0  # a config PUT shortened it
+    assert timer.due(113.0)
+
+
+def test_periodic_checkpoints_until_stopped_then_a_final_one(
+    tmp_path: Path, reg: CollectorRegistry, metrics: XappMetrics
+) -> None:
+    store = disk_store(tmp_path, metrics)
+    taken: list[int] = []
+
+    def snapshot() -> tuple[bytes, dict[str, Any]] | None:
+        taken.append(len(taken))
+        if len(taken) == 2:
+            raise RuntimeError("learner busy")  # logged; the loop carries on
+        return f"v{len(taken)}".encode(), {"n": len(taken)}
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(checkpoint_periodically(store, 0, snapshot, lambda: 0.005, stop))
+        deadline = asyncio.get_running_loop().time() + 10.0
+        while count(reg, "saved", "disk") < 3:  # bounded poll, not a timed assertion
+            assert asyncio.get_running_loop().time() < deadline, "no periodic checkpoints"
+            await asyncio.sleep(0.005)
+        stop.set()
+        await asyncio.wait_for(task, 10.0)
+
+    asyncio.run(scenario())
+    saved = count(reg, "saved", "disk")
+    assert saved == len(taken) - 1  # every snapshot but the failing one, including the final one
+    loaded = store.load_latest(0)
+    assert loaded is not None
+    state, meta = loaded  # unpacks like a (state, meta) pair
+    assert state == f"v{len(taken)}".encode() and meta == {"n": len(taken)}
+
+
+def test_periodic_without_final_does_not_save_on_stop(
+    tmp_path: Path, reg: CollectorRegistry, metrics: XappMetrics
+) -> None:
+    store = disk_store(tmp_path, metrics)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            checkpoint_periodically(store, 0, lambda: (b"x", {}), lambda: 3600.0, stop, final=False)
+        )
+        await asyncio.sleep(0)
+        stop.set()
+        await asyncio.wait_for(task, 10.0)
+
+    asyncio.run(scenario())
+    assert count(reg, "saved", "disk") == 0

@@ -36,7 +36,7 @@ import struct
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -44,7 +44,7 @@ from typing import Any, Final, Protocol
 from xapps.agent.checkpoint import CheckpointError, load_checkpoint_file, save_checkpoint_file
 from xapps.service.metrics import XappMetrics
 
-__all__ = ["CheckpointStore", "LoadedCheckpoint", "SdlStore"]
+__all__ = ["CheckpointStore", "CheckpointTimer", "LoadedCheckpoint", "SdlStore", "checkpoint_periodically"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,10 @@ class LoadedCheckpoint:
     seq: int  # per target: 1, 2, … (targets that missed writes lag behind)
     saved_unix: float  # when it was written (compares checkpoints across targets)
     source: str  # "disk" | "sdl"
+
+    def __iter__(self) -> Iterator[Any]:
+        """Unpacks as ``state, meta = store.load_latest(du)``."""
+        return iter((self.state, self.meta))
 
 
 class _CorruptError(ValueError):
@@ -385,3 +389,65 @@ def _check_against_pointer(header: Mapping[str, Any], expected: Any) -> None:
         return
     if header["seq"] < want or expected.get("sha256") != header["sha256"]:
         raise _CorruptError(f"slot holds seq {header['seq']}, the pointer expects seq {want} ({expected})")
+
+
+# ---- periodic checkpoints -----------------------------------------------------------------------
+
+Snapshot = Callable[[], tuple[bytes | Mapping[str, Any], Mapping[str, Any]] | None]
+
+
+class CheckpointTimer:
+    """Sans-IO: whether a periodic checkpoint is due (time passed in; the interval may change)."""
+
+    def __init__(self, interval_s: float, now: float) -> None:
+        self.interval_s = interval_s
+        self._last = now
+
+    def due(self, now: float) -> bool:
+        return now - self._last >= self.interval_s
+
+    def next_due(self) -> float:
+        return self._last + self.interval_s
+
+    def mark(self, now: float) -> None:
+        """A checkpoint was taken at `now`."""
+        self._last = now
+
+
+async def checkpoint_periodically(
+    store: CheckpointStore,
+    du: int | str,
+    snapshot: Snapshot,
+    interval_s: Callable[[], float],
+    stop: asyncio.Event,
+    *,
+    final: bool = True,
+) -> None:
+    """Save ``snapshot()`` every ``interval_s()`` seconds (re-read each period, so a config PUT
+    takes effect) until `stop` is set; then once more if `final`. The save runs in a thread.
+
+    `snapshot` runs on the event loop and must be cheap (hand over a copy the learner already
+    made); it returns ``(state, meta)``, or None when there is nothing new to save. An exception
+    from it is logged and the loop carries on.
+    """
+    loop = asyncio.get_running_loop()
+    timer = CheckpointTimer(interval_s(), loop.time())
+    while not stop.is_set():
+        timer.interval_s = interval_s()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=max(0.0, timer.next_due() - loop.time()))
+        if stop.is_set() and not final:
+            break
+        if timer.due(loop.time()) or stop.is_set():
+            timer.mark(loop.time())
+            await _save_snapshot(store, du, snapshot)
+
+
+async def _save_snapshot(store: CheckpointStore, du: int | str, snapshot: Snapshot) -> None:
+    try:
+        taken = snapshot()
+    except Exception:  # a failing snapshot must not end the periodic task
+        log.exception("checkpoint snapshot of DU %s failed", du)
+        return
+    if taken is not None:
+        await store.save_async(du, *taken)
