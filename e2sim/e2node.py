@@ -27,18 +27,26 @@ E2 Setup, reconnect with backoff). Conventions (also in :mod:`ric.ids`):
   ``DRB.RlcSduDelayDl`` (mean delay of delivered packets in 0.1 ms; noValue if none),
   ``RRU.PrbUsedDl`` (mean PRBs per TTI), ``RRU.PrbAvailDl`` (mean PRB quota of the slice —
   of the UE's slice at UE level —, or K unlabeled), ``DRB.RlcPacketDropRateDl`` (dropped /
-  (delivered + dropped) packets). Anything else (other styles, labels, condition types,
-  measurement names, a KPM v02.01 definition) is not admitted, with a cause.
+  (delivered + dropped) packets), and the slicing contract's measurements
+  (:mod:`slicing.measurements`: delivered and arrived volume, worst delay, deadline drops,
+  buffer, rate per PRB, connected UEs, K_over), taken from the DU's
+  :class:`~slicing.window.KpiWindow` (:func:`e2sim.window.kpi_window`) — the window the
+  training env observes in-process; at node level volumes, drops and buffers add up over the
+  UEs, the delay is the worst and the rate per PRB the mean. Anything else (other styles,
+  labels, condition types, measurement names, a KPM v02.01 definition) is not admitted, with
+  a cause.
 * **RC controls** (style 2 / action 6, slice-level PRB quota): header UE ID
   :data:`~ric.ids.SLICE_LEVEL_UE` (``GnbDuUeId(0)``) → for each policy row, the slice's RB
   budget on this DU becomes ``round(max_ratio % × K)`` (rows over K in total are scaled down
-  by the simulator; as on srsRAN only the max ratio binds); any other UE ID → that UE gets
-  ``round(max_ratio % × K)`` RBs (one row, the UE's own slice; the UE must be served by this
-  DU; the other UEs of its slice on this DU then get only what per-UE controls give them —
-  the simulator's explicit-allocation mode). Answers: Control Acknowledge, or
-  Control Failure with a cause (undecodable or unknown slice/UE: ``control-message-invalid``;
-  another style/action: ``action-not-supported``; UE not on this DU or values the simulator
-  rejects: ``control-failed-to-execute``).
+  by the simulator; as on srsRAN only the max ratio binds); any other UE ID → that UE's
+  *share* of its slice's RBs becomes ``max_ratio %``, applied every TTI to the UEs with data
+  (one row, the UE's own slice; the UE must be served by this DU; its slice on this DU then
+  splits its quota by the UEs' shares — :meth:`Simulator.set_ue_shares`; UEs without a share
+  set keep their last one, 0 at first). These are the integers of the slicing contract's
+  :class:`~slicing.controls.ControlPlan`, applied as the training env applies them.
+  Answers: Control Acknowledge, or Control Failure with a cause (undecodable or unknown
+  slice/UE: ``control-message-invalid``; another style/action: ``action-not-supported``;
+  UE not on this DU or values the simulator rejects: ``control-failed-to-execute``).
 
 Time: simulated by default — the simulator runs as fast as it can while at least one E2 node
 is set up with the RIC (one TTI = 1 ms of simulated time; it stands still while no node is;
@@ -61,8 +69,10 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from e2sim.control import apply_slice_ratios, apply_ue_ratios
 from e2sim.core import ControlError, Simulator
 from e2sim.counters import WindowCounters
+from e2sim.window import kpi_window
 from ric import kpm, rc
 from ric.cause import Cause, CauseRicRequest
 from ric.client import E2NodeClient
@@ -85,6 +95,8 @@ from ric.ids import SLICE_LEVEL_UE, e2_node_name, ue_id, ue_index
 from ric.link import LinkConfig, NodeLink
 from ric.plmn import Plmn
 from ric.transport import Backoff, TransportConfig
+from slicing import ControlPlan, KpiWindow
+from slicing import measurements as meas
 
 __all__ = [
     "MIN_PERIOD_MS",
@@ -262,38 +274,69 @@ def _report_action(
 
 
 def _ue_columns(
-    w: WindowCounters,
-    ues: NDArray[np.int64],
-    slice_quota: NDArray[np.float64],
-    ue_slice: NDArray[np.int8],
-    tti_ms: float,
+    w: WindowCounters, kw: KpiWindow, ues: NDArray[np.int64], tti_ms: float
 ) -> dict[str, list[kpm.MeasRecord]]:
-    """Per-UE measurement values (see the module docstring for definitions)."""
+    """Per-UE measurement values (see the module docstring and :mod:`slicing.measurements`).
+    ``kw`` is the DU's KPI window; ``ues`` index both it and ``w`` (simulator UE indices)."""
     window_ms = max(w.ttis, 1) * tti_ms  # bits per ms = kbit/s
     pkts = w.delivered_packets[ues]
     dropped = w.dropped_deadline[ues] + w.dropped_overflow[ues]
     delay = np.divide(w.latency_sum_ms[ues] * 10.0, pkts, out=np.zeros(len(ues)), where=pkts > 0)
     total = pkts + dropped
     drop = np.divide(dropped, total, out=np.zeros(len(ues)), where=total > 0)
+    seg = kw.slice[ues]
+    du = kw.du[ues]
     return {
         kpm.DRB_UE_THP_DL.name: [int(x) for x in np.rint(w.delivered_bits[ues] / window_ms)],
         kpm.DRB_RLC_SDU_DELAY_DL.name: [float(d) if p else None for d, p in zip(delay, pkts, strict=True)],
         kpm.RRU_PRB_USED_DL.name: [int(x) for x in np.rint(w.rbs[ues] / max(w.ttis, 1))],
-        kpm.RRU_PRB_AVAIL_DL.name: [int(x) for x in np.rint(slice_quota[ue_slice[ues]])],
+        kpm.RRU_PRB_AVAIL_DL.name: [int(x) for x in np.rint(kw.slice_prb_quota[du, seg])],
         kpm.DRB_RLC_PACKET_DROP_RATE_DL.name: [float(x) for x in drop],
+        meas.DELIVERED: [float(x) for x in kw.delivered_kbit[ues]],
+        meas.ARRIVED: [float(x) * 1e-3 for x in kw.arrived_kbit[ues]],
+        meas.DELAY_MAX: [float(x) * 10.0 for x in kw.delay_max_ms[ues]],
+        meas.DEADLINE_DROPS: [int(x) for x in kw.deadline_drops[ues]],
+        meas.BUFFER: [float(x) for x in kw.buffer_kbit[ues]],
+        meas.RATE_PER_PRB: [float(x) for x in kw.rate_per_prb_kbps[ues]],
+        meas.CONN_MEAN: [1] * len(ues),
+        meas.PRB_OVER: [float(x) for x in kw.slice_prb_over[du, seg]],
     }
 
 
 def _node_value(
-    name: str, w: WindowCounters, ues: NDArray[np.int64], used: float, avail: float, tti_ms: float
+    name: str,
+    w: WindowCounters,
+    kw: KpiWindow,
+    ues: NDArray[np.int64],
+    sl: int | None,
+    du: int,
+    tti_ms: float,
 ) -> kpm.MeasRecord:
-    """One node-level record over ``ues`` (a slice's or the DU's UEs)."""
+    """One node-level record over ``ues`` (slice ``sl``'s UEs, or the whole DU's for None)."""
+    cols = slice(None) if sl is None else slice(sl, sl + 1)
     if name == kpm.RRU_PRB_USED_DL.name:
-        return round(used)
+        return round(float(kw.slice_prb_used[du, cols].sum()))
     if name == kpm.RRU_PRB_AVAIL_DL.name:
-        return round(avail)
+        return round(float(kw.slice_prb_quota[du, cols].sum())) if sl is not None else None
+    if name == meas.PRB_OVER:
+        return float(kw.slice_prb_over[du, cols].sum())
+    if name == meas.CONN_MEAN:
+        return len(ues)
     if name == kpm.DRB_UE_THP_DL.name:
         return round(float(w.delivered_bits[ues].mean()) / (max(w.ttis, 1) * tti_ms)) if len(ues) else 0
+    sums = {
+        meas.DELIVERED: kw.delivered_kbit,
+        meas.ARRIVED: kw.arrived_kbit * 1e-3,
+        meas.BUFFER: kw.buffer_kbit,
+        meas.DEADLINE_DROPS: kw.deadline_drops,
+    }
+    if name in sums:
+        total = sums[name][ues].sum()
+        return int(total) if name == meas.DEADLINE_DROPS else float(total)
+    if name == meas.DELAY_MAX:
+        return float(kw.delay_max_ms[ues].max(initial=0.0)) * 10.0
+    if name == meas.RATE_PER_PRB:
+        return float(kw.rate_per_prb_kbps[ues].mean()) if len(ues) else None
     pkts = int(w.delivered_packets[ues].sum())
     if name == kpm.DRB_RLC_SDU_DELAY_DL.name:
         return float(w.latency_sum_ms[ues].sum() * 10.0 / pkts) if pkts else None
@@ -478,15 +521,13 @@ class DuNode:
                 CauseRicRequest.CONTROL_MESSAGE_INVALID, f"unknown slice SST {q.sst} SD {q.sd}"
             ) from None
 
-    def _rbs(self, ratio: int) -> int:
-        return round(ratio * self.sim.n_rbs / 100)
-
     def _apply_slice_quotas(self, quotas: Sequence[rc.SlicePrbQuota]) -> None:
-        row = self.sim.slice_rbs[self.du].copy()
+        k = self.sim.n_rbs
+        row = ControlPlan.slice_ratio_of(self.sim.slice_rbs[self.du], k)
         for q in quotas:
-            row[self._quota_slice(q)] = self._rbs(q.max_ratio)
+            row[self._quota_slice(q)] = q.max_ratio
         try:
-            self.sim.set_slice_rbs(row[None, :], dus=[self.du])
+            apply_slice_ratios(self.sim, row[None, :], dus=[self.du])
         except ControlError as exc:
             raise _Refused(CauseRicRequest.CONTROL_FAILED_TO_EXECUTE, str(exc)) from exc
 
@@ -501,7 +542,7 @@ class DuNode:
                 CauseRicRequest.CONTROL_MESSAGE_INVALID, f"a UE quota needs one row, the slice of UE {ue}"
             )
         try:
-            self.sim.set_ue_rbs(np.array([idx]), [self._rbs(quotas[0].max_ratio)])
+            apply_ue_ratios(self.sim, np.array([idx + 1]), np.array([quotas[0].max_ratio]))
         except ControlError as exc:
             raise _Refused(CauseRicRequest.CONTROL_FAILED_TO_EXECUTE, str(exc)) from exc
 
@@ -564,8 +605,7 @@ class DuNode:
         ues = served[action.ue_filter(served)]
         if not len(ues):
             return None
-        quota = w.rb_quota[self.du] / max(w.ttis, 1)
-        cols = _ue_columns(w, ues, quota, self.sim.ues.slice, self.sim.radio.tti_ms)
+        cols = _ue_columns(w, kpi_window(w, self.sim), ues, self.sim.radio.tti_ms)
         rows = list(zip(*(cols[n] for n in action.names), strict=True))
         reports = tuple(
             kpm.UeMeasReport(
@@ -582,22 +622,19 @@ class DuNode:
         self, action: _ReportAction, w: WindowCounters, period_ms: int
     ) -> kpm.KpmIndicationMessage:
         served = self._served(w)
-        ttis = max(w.ttis, 1)
+        kw = kpi_window(w, self.sim)
         ue_slice = self.sim.ues.slice[served]
         records: list[kpm.MeasRecord] = []
         columns = iter(action.slice_columns)
+        tti_ms = self.sim.radio.tti_ms
         for info in action.infos:
             for _label in info.labels:
                 s = next(columns)
-                if s is None:
-                    ues = served
-                    used = float(w.rb_used[self.du].sum()) / ttis
-                    avail = float(self.sim.n_rbs * self.sim.du_active[self.du])
-                else:
-                    ues = served[ue_slice == s]
-                    used = float(w.rb_used[self.du, s]) / ttis
-                    avail = float(w.rb_quota[self.du, s]) / ttis
-                records.append(_node_value(info.name, w, ues, used, avail, self.sim.radio.tti_ms))
+                ues = served if s is None else served[ue_slice == s]
+                if s is None and info.name == kpm.RRU_PRB_AVAIL_DL.name:
+                    records.append(int(self.sim.n_rbs * self.sim.du_active[self.du]))
+                    continue
+                records.append(_node_value(info.name, w, kw, ues, s, self.du, tti_ms))
         return kpm.KpmIndicationFormat1((kpm.MeasDataItem(tuple(records)),), action.infos, period_ms)
 
 

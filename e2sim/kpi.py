@@ -30,38 +30,28 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from e2sim.config import ScenarioConfig, Slice
+from e2sim.config import ScenarioConfig
 from e2sim.counters import WindowCounters
+from slicing import SlaTable, qos_from_aggregates
 
-__all__ = ["SlaTable", "SliceKpis", "compute_kpis", "jain"]
+__all__ = ["SlaTable", "SliceKpis", "compute_kpis", "jain", "sla_table"]
 
 _L = 3
 
 
-@dataclass(frozen=True)
-class SlaTable:
+def sla_table(scenario: ScenarioConfig) -> SlaTable:
     """Per (DU, slice) SLA and reward normalisers, from each DU's task."""
-
-    throughput_mbps: NDArray[np.float64]  # eMBB SLA (NaN for other slices)
-    rate_kbps: NDArray[np.float64]  # mMTC λ
-    latency_ms: NDArray[np.float64]  # URLLC SLA latency
-    deadline_ms: NDArray[np.float64]  # drop deadline
-    cm_mbps: NDArray[np.float64]  # eq. 9–10 c_m
-    cx_mbps: NDArray[np.float64]  # eq. 9–10 c_x
-
-    @classmethod
-    def from_scenario(cls, scenario: ScenarioConfig) -> SlaTable:
-        shape = (scenario.n_du, _L)
-        f = {k: np.full(shape, np.nan) for k in cls.__dataclass_fields__}
-        for du in range(scenario.n_du):
-            for sl, tr in enumerate(scenario.task_of(du).slices):
-                f["throughput_mbps"][du, sl] = tr.sla_throughput_mbps or np.nan
-                f["rate_kbps"][du, sl] = tr.sla_rate_kbps or np.nan
-                f["latency_ms"][du, sl] = tr.sla_latency_ms or np.nan
-                f["deadline_ms"][du, sl] = tr.deadline_ms
-                f["cm_mbps"][du, sl] = tr.reward_cm_mbps
-                f["cx_mbps"][du, sl] = tr.cx_mbps
-        return cls(**f)
+    shape = (scenario.n_du, _L)
+    f = {k: np.full(shape, np.nan) for k in SlaTable.__dataclass_fields__}
+    for du in range(scenario.n_du):
+        for sl, tr in enumerate(scenario.task_of(du).slices):
+            f["throughput_mbps"][du, sl] = tr.sla_throughput_mbps or np.nan
+            f["rate_kbps"][du, sl] = tr.sla_rate_kbps or np.nan
+            f["latency_ms"][du, sl] = tr.sla_latency_ms or np.nan
+            f["deadline_ms"][du, sl] = tr.deadline_ms
+            f["cm_mbps"][du, sl] = tr.reward_cm_mbps
+            f["cx_mbps"][du, sl] = tr.cx_mbps
+    return SlaTable(**f)
 
 
 @dataclass(frozen=True)
@@ -162,7 +152,16 @@ def compute_kpis(
         jain=r(_seg_jain(seg, norm_thr, n_seg)),
     )
     arrived_mbps = np.bincount(seg, weights=w.arrived_bits, minlength=n_seg) / window_s / 1e6
-    qos, met = _qos(k, r(cnt), r(dd), r(arrived_mbps), sla)
+    qos, met = qos_from_aggregates(
+        n_ues=r(cnt),
+        throughput_mbps=k["throughput_mbps"],
+        served_fraction=k["served_fraction"],
+        density_capacity_mbps=k["density_capacity_mbps"],
+        latency_max_ms=k["latency_max_ms"],
+        deadline_drops=r(dd),
+        arrived_mbps=r(arrived_mbps),
+        sla=sla,
+    )
     du_seg = w.serving.astype(np.int64)
     return SliceKpis(
         window_ms=w.ttis * tti_ms,
@@ -176,36 +175,3 @@ def compute_kpis(
         du_throughput_mbps=np.bincount(du_seg, weights=thr, minlength=n_du).astype(np.float64),
         **k,
     )
-
-
-def _qos(
-    k: dict[str, NDArray[np.float64]],
-    cnt: NDArray[np.float64],
-    drops: NDArray[np.float64],
-    arrived_mbps: NDArray[np.float64],
-    sla: SlaTable,
-) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
-    e, m, u = Slice.EMBB, Slice.MMTC, Slice.URLLC
-    qos = np.ones_like(cnt, dtype=np.float64)
-    met = np.ones_like(cnt, dtype=bool)
-    has = cnt > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        thr = k["throughput_mbps"][:, e]
-        # The SLA cannot ask for more than the UEs offered: target = min(SLA, mean arrived rate).
-        target = np.minimum(sla.throughput_mbps[:, e], arrived_mbps[:, e] / np.maximum(cnt[:, e], 1))
-        qos[:, e] = np.where(has[:, e] & (target > 0), np.minimum(1.0, thr / target), 1.0)
-        # Met when within 5 % of the target (queueing shifts a little traffic across windows).
-        met[:, e] = ~has[:, e] | (thr >= 0.95 * target)
-        need = np.minimum(cnt[:, m] * sla.rate_kbps[:, m] * 1e-3, arrived_mbps[:, m])  # Mbit/s
-        d_s = k["density_capacity_mbps"][:, m]
-        frac = k["served_fraction"][:, m]
-        cap_term = np.where(need > 0, np.minimum(1.0, d_s / np.maximum(frac * need, 1e-12)), 1.0)
-        qos[:, m] = np.where(has[:, m], frac * cap_term, 1.0)
-        met[:, m] = ~has[:, m] | (k["served_fraction"][:, m] >= 1.0)
-        lat = np.where(drops[:, u] > 0, sla.deadline_ms[:, u], np.nan_to_num(k["latency_max_ms"][:, u]))
-        lat = np.maximum(lat, np.nan_to_num(k["latency_max_ms"][:, u]))
-        span = sla.deadline_ms[:, u] - sla.latency_ms[:, u]
-        q_u = np.clip((sla.deadline_ms[:, u] - lat) / np.maximum(span, 1e-9), 0.0, 1.0)
-        qos[:, u] = np.where(has[:, u], q_u, 1.0)
-        met[:, u] = ~has[:, u] | (lat <= sla.latency_ms[:, u])
-    return np.nan_to_num(qos, nan=1.0), met

@@ -137,6 +137,28 @@ DRB_RLC_PACKET_DROP_RATE_DL = MeasurementDef(
     "DRB.RlcPacketDropRateDl", "ratio", False, "DL RLC packet drop rate"
 )
 
+DRB_RLC_SDU_TRANSMITTED_VOLUME_DL = MeasurementDef(
+    "DRB.RlcSduTransmittedVolumeDL", "kbit", False, "DL RLC SDU volume delivered to the UE"
+)
+DRB_PDCP_SDU_VOLUME_DL = MeasurementDef("DRB.PdcpSduVolumeDL", "Mbit", False, "DL PDCP SDU data volume")
+RRC_CONN_MEAN = MeasurementDef("RRC.ConnMean", "UEs", True, "mean number of RRC-connected UEs")
+# No TS 28.552 counterpart: documented project measurements (see slicing.measurements).
+METAHRL_DELAY_MAX_DL = MeasurementDef(
+    "metahrl.DRB.RlcSduDelayMaxDl", "0.1 ms", False, "largest DL RLC SDU delay of a delivered packet"
+)
+METAHRL_DEADLINE_DROP_DL = MeasurementDef(
+    "metahrl.DRB.RlcSduDeadlineDropDl", "packets", True, "DL packets dropped at their deadline"
+)
+METAHRL_BUFFER_VOLUME_DL = MeasurementDef(
+    "metahrl.DRB.RlcBufferVolumeDl", "kbit", False, "DL buffer occupancy at the end of the period"
+)
+METAHRL_RATE_PER_PRB_DL = MeasurementDef(
+    "metahrl.UE.RatePerPrbDl", "kbit/s", False, "achievable DL rate of one PRB (scheduler CSI)"
+)
+METAHRL_PRB_OVER_QUOTA_DL = MeasurementDef(
+    "metahrl.RRU.PrbOverQuotaDl", "PRBs", False, "DL PRBs requested above the slice quota (K_over)"
+)
+
 MEASUREMENTS: dict[str, MeasurementDef] = {
     m.name: m
     for m in (
@@ -145,6 +167,14 @@ MEASUREMENTS: dict[str, MeasurementDef] = {
         RRU_PRB_USED_DL,
         RRU_PRB_AVAIL_DL,
         DRB_RLC_PACKET_DROP_RATE_DL,
+        DRB_RLC_SDU_TRANSMITTED_VOLUME_DL,
+        DRB_PDCP_SDU_VOLUME_DL,
+        RRC_CONN_MEAN,
+        METAHRL_DELAY_MAX_DL,
+        METAHRL_DEADLINE_DROP_DL,
+        METAHRL_BUFFER_VOLUME_DL,
+        METAHRL_RATE_PER_PRB_DL,
+        METAHRL_PRB_OVER_QUOTA_DL,
     )
 }
 

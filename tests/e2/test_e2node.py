@@ -242,13 +242,17 @@ def test_slice_level_quota_sets_the_dus_slice_budgets(h: Harness) -> None:
     assert h.sim.slice_rbs[0].sum() == 12 and h.sim.slice_over_rbs[0] == 3
 
 
-def test_per_ue_quota_sets_that_ues_rbs(h: Harness) -> None:
-    embb = int(np.flatnonzero((h.sim.serving == 0) & (h.sim.ues.slice == 0))[0])
-    assert h.control([_quota(1, 1, 25)], ue=ue_id(embb)) == (True, None)
-    assert h.sim.ue_rbs[embb] == 3
-    assert h.sim.explicit[0, 0]
-    h.step(1)
-    assert h.sim.last_allocation[embb] == 3
+def test_per_ue_quota_sets_that_ues_share_of_its_slice(h: Harness) -> None:
+    embb = np.flatnonzero((h.sim.serving == 0) & (h.sim.ues.slice == 0))
+    assert len(embb) >= 2
+    assert h.control([_quota(1, 1, 75)], ue=ue_id(int(embb[0]))) == (True, None)
+    assert h.control([_quota(1, 1, 25)], ue=ue_id(int(embb[1]))) == (True, None)
+    assert h.sim.ue_share[embb[0]] == 0.75 and h.sim.ue_share[embb[1]] == 0.25
+    assert h.sim.weighted[0, 0] and not h.sim.explicit[0, 0]
+    h.sim.collect()
+    h.step(50)  # the slice's quota splits by the shares among the UEs with data
+    got = h.sim.collect().rbs[embb]
+    assert got[0] > got[1] > 0 and (got[2:] == 0).all()  # the rest of the slice has share 0
 
 
 @pytest.mark.parametrize(

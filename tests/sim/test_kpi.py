@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from e2sim.counters import WindowCounters
-from e2sim.kpi import SlaTable, compute_kpis, jain
+from e2sim.kpi import compute_kpis, jain, sla_table
 from tests.sim.conftest import small_scenario
 
 
@@ -37,7 +37,7 @@ def hand_window() -> tuple[WindowCounters, np.ndarray, np.ndarray]:
 def test_eq5_to_7_by_hand() -> None:
     sc = small_scenario(n_du=1)
     w, ue_slice, sla_rate = hand_window()
-    k = compute_kpis(w, ue_slice, sla_rate, SlaTable.from_scenario(sc), tti_ms=1.0)
+    k = compute_kpis(w, ue_slice, sla_rate, sla_table(sc), tti_ms=1.0)
     # eq. 5: mean of 6 and 3 Mbit/s.
     assert k.throughput_mbps[0, 0] == pytest.approx(4.5)
     assert k.throughput_min_mbps[0, 0] == pytest.approx(3.0)
@@ -60,10 +60,10 @@ def test_urllc_qos_falls_linearly_to_deadline_and_counts_drops() -> None:
     sc = small_scenario(n_du=1)  # URLLC SLA 5 ms, deadline 10 ms
     w, ue_slice, sla_rate = hand_window()
     w.latency_max_ms[6] = 7.5
-    k = compute_kpis(w, ue_slice, sla_rate, SlaTable.from_scenario(sc), tti_ms=1.0)
+    k = compute_kpis(w, ue_slice, sla_rate, sla_table(sc), tti_ms=1.0)
     assert k.qos[0, 2] == pytest.approx(0.5)
     w.dropped_deadline[5] = 1
-    k = compute_kpis(w, ue_slice, sla_rate, SlaTable.from_scenario(sc), tti_ms=1.0)
+    k = compute_kpis(w, ue_slice, sla_rate, sla_table(sc), tti_ms=1.0)
     assert k.qos[0, 2] == pytest.approx(0.0)
     assert k.deadline_miss_rate[0, 2] == pytest.approx(1 / 10)
 
