@@ -17,6 +17,7 @@ from xapps.service.settings import (
     XappSettings,
     controls_json_schema,
     load_settings,
+    settings_reference,
 )
 
 OSC = Path(__file__).resolve().parents[3] / "shared" / "interop" / "osc"
@@ -319,3 +320,26 @@ def test_controls_schema_rejects_what_settings_reject(controls: dict[str, Any], 
     doc["controls"] = controls
     with pytest.raises(SettingsError):
         load_settings(env={}, descriptor=write(tmp_path, doc))
+
+
+def test_every_setting_is_documented_and_reachable_by_its_env_name() -> None:
+    docs = settings_reference()
+    names = {d.name for d in docs}
+    assert {
+        "du",
+        "e2.mode",
+        "control.kpm_period_ms",
+        "state.sdl_namespace",
+        "meta.token",
+        "http.port",
+    } <= names
+    for doc in docs:
+        assert doc.description, f"{doc.name} has no description"
+        assert doc.env == "METAHRL_XAPP_" + doc.name.replace(".", "__").upper()
+    probes = {"control.kpm_period_ms": ("25", 25), "e2.rmr_port": ("4999", 4999), "name": ("du-x", "du-x")}
+    for name, (text, expected) in probes.items():
+        env = next(d.env for d in docs if d.name == name)
+        got: Any = load_settings(env={env: text})
+        for part in name.split("."):
+            got = getattr(got, part)
+        assert got == expected

@@ -26,7 +26,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -53,6 +54,7 @@ __all__ = [
     "LearningControls",
     "LearningSettings",
     "MetaSettings",
+    "SettingDoc",
     "SettingsError",
     "StateControls",
     "StateSettings",
@@ -60,6 +62,7 @@ __all__ = [
     "XappSettings",
     "controls_json_schema",
     "load_settings",
+    "settings_reference",
 ]
 
 ENV_PREFIX = "METAHRL_XAPP_"
@@ -607,6 +610,37 @@ def load_settings(
         return XappSettings.model_validate(merged)
     except ValidationError as exc:
         raise SettingsError(_format_error(exc, layers, environ)) from None
+
+
+@dataclass(frozen=True)
+class SettingDoc:
+    """One setting for help texts: dotted name, environment variable, default, description."""
+
+    name: str
+    env: str
+    default: str
+    description: str
+
+
+def _leaf_docs(model: type[BaseModel], prefix: str) -> Iterator[SettingDoc]:
+    for name, field in model.model_fields.items():
+        dotted = f"{prefix}{name}"
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            yield from _leaf_docs(kind, dotted + ".")
+            continue
+        default = field.get_default(call_default_factory=True)
+        yield SettingDoc(
+            name=dotted,
+            env=ENV_PREFIX + dotted.replace(".", _NESTED).upper(),
+            default="" if default is None else str(default),
+            description=field.description or "",
+        )
+
+
+def settings_reference() -> list[SettingDoc]:
+    """Every leaf setting of `XappSettings`, in declaration order (for ``--help`` and docs)."""
+    return list(_leaf_docs(XappSettings, ""))
 
 
 def _inline_refs(node: Any, defs: Mapping[str, Any]) -> Any:
