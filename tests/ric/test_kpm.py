@@ -33,6 +33,7 @@ from ric.kpm import (
     UeMeasReport,
 )
 from ric.plmn import Plmn
+from slicing import measurements as meas
 
 PLMN = Plmn("001", "01")
 NAMES = tuple(kpm.MEASUREMENTS)
@@ -40,7 +41,7 @@ GUAMI = Guami(PLMN, 1, 2, 3)
 
 
 def test_measurement_registry() -> None:
-    assert NAMES == (
+    assert NAMES[:5] == (
         "DRB.UEThpDl",
         "DRB.RlcSduDelayDl",
         "RRU.PrbUsedDl",
@@ -48,6 +49,11 @@ def test_measurement_registry() -> None:
         "DRB.RlcPacketDropRateDl",
     )
     assert kpm.DRB_UE_THP_DL.integer and not kpm.DRB_RLC_SDU_DELAY_DL.integer
+    # Every measurement of the slicing contract is served; project-only ones are prefixed.
+    contract = set(meas.UE_MEASUREMENTS) | set(meas.SLICE_MEASUREMENTS)
+    assert contract <= set(NAMES)
+    standard = {"DRB.", "RRU.", "RRC."}
+    assert all(n.startswith("metahrl.") or n[:4] in standard for n in NAMES)
 
 
 def test_ran_function_description_round_trip() -> None:
