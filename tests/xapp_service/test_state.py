@@ -341,3 +341,14 @@ def test_periodic_without_final_does_not_save_on_stop(
 
     asyncio.run(scenario())
     assert count(reg, "saved", "disk") == 0
+
+
+def test_du_ids_must_be_plain_names(tmp_path: Path, reg: CollectorRegistry, metrics: XappMetrics) -> None:
+    store = disk_store(tmp_path, metrics)
+    store.save("../escape", b"x", {})  # counted, not raised, nothing written outside
+    assert count(reg, "failed", "disk") == 1 and not (tmp_path.parent / "escape").exists()
+    with pytest.raises(ValueError, match="DU id"):
+        store.load_latest("a/b")
+    store.save("du-7", b"named", {})
+    loaded = store.load_latest("du-7")
+    assert loaded is not None and loaded.state == b"named"

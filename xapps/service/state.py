@@ -32,6 +32,7 @@ import io
 import json
 import logging
 import os
+import re
 import struct
 import tempfile
 import threading
@@ -200,7 +201,13 @@ class _SdlTarget:
 # ---- the store ----------------------------------------------------------------------------------
 
 
+_DU_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
 def _keys(du: int | str) -> tuple[str, list[str]]:
+    """Pointer and slot keys of `du` (also file names on disk, so `du` must be a plain name)."""
+    if not _DU_NAME.match(str(du)):
+        raise ValueError(f"DU id {du!r}: expected letters, digits, _ or - (at most 64)")
     return f"ckpt/{du}/pointer", [f"ckpt/{du}/slot-{i}" for i in range(_SLOTS)]
 
 
@@ -246,9 +253,10 @@ class CheckpointStore:
     def save(self, du: int | str, state: bytes | Mapping[str, Any], meta: Mapping[str, Any]) -> None:
         """Write one checkpoint of `du` to every target; never raises (failures are counted)."""
         try:
+            _keys(du)
             kind, payload = _serialise(state)
             meta_json = json.loads(json.dumps(dict(meta)))
-        except (TypeError, ValueError, RuntimeError, OSError) as exc:
+        except Exception as exc:  # never raise into the control loop (pickling errors included)
             for target in self._targets:
                 self._failed(target.name, du, exc)
             return
@@ -319,7 +327,11 @@ class CheckpointStore:
     # ---- load -----------------------------------------------------------------------------
 
     def load_latest(self, du: int | str) -> LoadedCheckpoint | None:
-        """The newest checkpoint of `du` that verifies, from any target; None if there is none."""
+        """The newest checkpoint of `du` that verifies, from any target; None if there is none.
+
+        An unreachable target is skipped with a warning; only a malformed `du` raises (ValueError).
+        """
+        _keys(du)
         best: LoadedCheckpoint | None = None
         for target in self._targets:
             found = self._load_from(target, du)
