@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from xapps.service.http import Check, Readiness, create_app, e2_check, meta_check, sdl_check, serve
+from xapps.service.http import Check, Heartbeat, Readiness, create_app, e2_check, meta_check, sdl_check, serve
 from xapps.service.metrics import XappMetrics
 from xapps.service.settings import XappControls, load_settings
 
@@ -274,3 +274,19 @@ def test_serve_on_a_busy_port_raises(runtime: StubRuntime, registry: CollectorRe
 
         with pytest.raises(OSError):
             asyncio.run(scenario())
+
+
+def test_heartbeat_drives_alive(runtime: StubRuntime, registry: CollectorRegistry) -> None:
+    now = {"t": 100.0}
+    heartbeat = Heartbeat(max_age_s=2.0, clock=lambda: now["t"])
+    client = TestClient(create_app(runtime, registry, alive=heartbeat))
+    assert client.get("/ric/v1/health/alive").status_code == 200  # start-up grace
+    now["t"] = 102.5  # the loop never beat
+    assert client.get("/ric/v1/health/alive").status_code == 503
+    heartbeat.beat()
+    now["t"] = 104.0
+    assert client.get("/ric/v1/health/alive").status_code == 200 and heartbeat.age_s() == 1.5
+    now["t"] = 104.6  # the loop stalled
+    assert client.get("/ric/v1/health/alive").status_code == 503
+    with pytest.raises(ValueError, match="max_age_s"):
+        Heartbeat(0.0)

@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
@@ -35,6 +37,7 @@ from xapps.service.settings import XappControls
 
 __all__ = [
     "Check",
+    "Heartbeat",
     "HttpServer",
     "Readiness",
     "XappRuntime",
@@ -105,6 +108,33 @@ def meta_check(address: str | None, reachable: bool) -> Check:
     if address is None:
         return Check(ok=True, detail="not configured")
     return Check(ok=reachable, detail=f"{address} {'reachable' if reachable else 'unreachable'}")
+
+
+class Heartbeat:
+    """Liveness from a loop's heartbeats: alive while the last `beat` is at most `max_age_s` old.
+
+    The control loop calls `beat()` every iteration; pass the heartbeat as ``create_app(alive=…)``.
+    Alive before the first beat only within `max_age_s` of construction (start-up grace).
+    """
+
+    def __init__(self, max_age_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        if max_age_s <= 0:
+            raise ValueError(f"max_age_s must be > 0, got {max_age_s}")
+        self.max_age_s = max_age_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last = clock()
+
+    def beat(self) -> None:
+        with self._lock:
+            self._last = self._clock()
+
+    def age_s(self) -> float:
+        with self._lock:
+            return self._clock() - self._last
+
+    def __call__(self) -> bool:
+        return self.age_s() <= self.max_age_s
 
 
 def create_app(
