@@ -147,6 +147,16 @@ class GradientStack:
         return int(self.data.shape[0])
 
     @classmethod
+    def wrap(cls, layout: ParamLayout, data: Tensor) -> GradientStack:
+        """A stack over an existing ``(n_tasks, layout.numel)`` buffer (no copy)."""
+        if data.dim() != 2 or data.shape[0] < 1 or data.shape[1] != layout.numel:
+            raise MetaInputError(f"buffer of shape {tuple(data.shape)} for a ({layout.numel},) layout")
+        stack = cls.__new__(cls)
+        stack.layout = layout
+        stack.data = data
+        return stack
+
+    @classmethod
     def from_grads(cls, grads: Sequence[Params]) -> GradientStack:
         """Stack named gradients (all with the layout of the first); copies every tensor."""
         if not grads:

@@ -22,8 +22,6 @@ Each DU of the training scenario is one task g. One **iteration** t:
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -35,8 +33,9 @@ from experiments.meta.envs import agent_config, derive_seed, make_env, make_pool
 from experiments.meta.preset import MetaTrainConfig, ReproducePreset
 from experiments.meta.pretrain import GROUPS, td_variances
 from experiments.meta.rollout import collect_episode
-from meta_controller.maml import MetaUpdateConfig, meta_update, second_order_meta_gradient
-from meta_controller.weights import WeightingConfig, WeightingScheme
+from meta_controller.algorithm import MetaConfig, clip_per_network, meta_step, variances_with_fallback
+from meta_controller.maml import second_order_meta_gradient
+from meta_controller.weights import WeightingScheme
 from xapps.agent import Batch, HierarchicalAgent
 
 __all__ = ["MetaLearner", "MetaTrainResult", "clip_per_network"]
@@ -49,33 +48,6 @@ class MetaTrainResult:
     weights: dict[str, list[list[float]]] = field(default_factory=dict)  # group → per iteration
     variances: dict[str, list[list[float]]] = field(default_factory=dict)
     delay_ms: list[float] = field(default_factory=list)  # wall time of each meta_update call
-
-
-def _network_of(name: str) -> str:
-    parts = name.split(".")
-    return ".".join(parts[:3] if parts[0] == "low" else parts[:2])
-
-
-def clip_per_network(grads: Mapping[str, Tensor], max_norm: float | None) -> dict[str, Tensor]:
-    """Scale each network's gradient (``high.actor``, ``low.1.critic``, …) to L2 norm ≤ max_norm."""
-    if max_norm is None:
-        return dict(grads)
-    nets: dict[str, list[str]] = {}
-    for k in grads:
-        nets.setdefault(_network_of(k), []).append(k)
-    out: dict[str, Tensor] = {}
-    for keys in nets.values():
-        norm = math.sqrt(sum(float((grads[k].double() ** 2).sum()) for k in keys))
-        scale = min(1.0, max_norm / (norm + 1e-12))
-        for k in keys:
-            out[k] = grads[k] * scale
-    return out
-
-
-def _only(grads: list[dict[str, Tensor]], part: str) -> list[dict[str, Tensor]]:
-    """The task gradients with every network but the ``part`` ones (actor/critic) zeroed."""
-    keep = {k: _network_of(k).endswith(part) for k in grads[0]} if grads else {}
-    return [{k: g if keep[k] else torch.zeros_like(g) for k, g in task.items()} for task in grads]
 
 
 class MetaLearner:
@@ -106,14 +78,14 @@ class MetaLearner:
         self.static_means = static_means
         if scheme == "static-var" and static_means is None:
             raise ValueError("the static-var scheme needs the phase-1 mean TD variances")
-        weighting = WeightingConfig(
-            scheme=scheme, temperature=self.cfg.temperature, normalise=self.cfg.normalise
-        )
-        self.update_config = MetaUpdateConfig(beta=self.cfg.beta, weighting=weighting)
-        self.actor_config = (
-            None
-            if self.cfg.beta_actor is None or self.cfg.beta_actor == self.cfg.beta
-            else MetaUpdateConfig(beta=self.cfg.beta_actor, weighting=weighting)
+        self.meta_config = MetaConfig(
+            beta=self.cfg.beta,
+            beta_actor=self.cfg.beta_actor,
+            scheme=scheme,
+            temperature=self.cfg.temperature,
+            normalise=self.cfg.normalise,
+            variance=self.cfg.variance,
+            task_grad_clip=self.cfg.task_grad_clip,
         )
         self.result = MetaTrainResult(
             theta={}, weights={g: [] for g in GROUPS}, variances={g: [] for g in GROUPS}
@@ -137,20 +109,11 @@ class MetaLearner:
     def _meta_update(
         self, grads: list[dict[str, Tensor]], variances: dict[str, list[float]] | None
     ) -> tuple[Mapping[str, tuple[float, ...]], float]:
-        """Eq. 13 by `meta_update`; with a separate actor β, critics and actors in two calls.
-        Returns the weights and the wall time (ms) of the `meta_update` call(s) alone."""
-        if self.actor_config is None:
-            calls = [(grads, self.update_config)]
-        else:
-            calls = [(_only(grads, "critic"), self.update_config), (_only(grads, "actor"), self.actor_config)]
-        elapsed = 0.0
-        weights: Mapping[str, tuple[float, ...]] = {}
-        for task_grads, cfg in calls:
-            start = time.perf_counter()
-            update = meta_update(self.theta, task_grads, variances, cfg)
-            elapsed += time.perf_counter() - start
-            self.theta, weights = update.params, update.weights
-        return weights, elapsed * 1e3
+        """Eq. 13 by `meta_controller.algorithm.meta_step` (the service's function). Returns the
+        weights and the wall time (ms) of the `meta_update` call(s) alone."""
+        step = meta_step(self.theta, grads, variances, self.meta_config)
+        self.theta = step.params
+        return step.weights, step.update_ms
 
     def _collect(self) -> float:
         cfg, total = self.cfg, 0.0
@@ -192,8 +155,7 @@ class MetaLearner:
         if self.scheme == "static-var":
             assert self.static_means is not None
             return {g: list(self.static_means[g]) for g in GROUPS}
-        out = td_variances(self.tasks, self.cfg.variance)
-        return {g: v if all(x == x for x in v) else [0.0] * len(v) for g, v in out.items()}
+        return variances_with_fallback(td_variances(self.tasks, self.cfg.variance))
 
     def _record(
         self,

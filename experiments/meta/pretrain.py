@@ -27,13 +27,12 @@ from experiments.meta.envs import (
 )
 from experiments.meta.preset import ReproducePreset
 from experiments.meta.rollout import collect_episode
+from meta_controller.algorithm import GROUPS
 from meta_controller.weights import mean_td_variance
 from xapps.agent import AgentPool
 
 __all__ = ["GROUPS", "PretrainResult", "choose_tasks", "pretrain", "static_var_means", "td_variances"]
 
-GROUPS = ("high", "low.0", "low.1", "low.2")
-"""The learners of one DU's agent; each is a parameter group of the meta-update."""
 
 
 @dataclass

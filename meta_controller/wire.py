@@ -1,0 +1,121 @@
+"""The wire format of task updates and meta-inits (pure; no gRPC here).
+
+A set of named tensors travels as one flat little-endian buffer in the order of a
+`ParamLayout`, in float32 or bfloat16, split into chunks of at most `MAX_CHUNK_BYTES`; the whole
+buffer and each chunk are identified by their SHA-256. The layout itself is identified by the
+SHA-256 of its canonical text (``name:dim,dim;…``), which both ends compute the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Final, Literal
+
+import torch
+from torch import Tensor
+
+from meta_controller.errors import MetaInputError
+from meta_controller.params import ParamLayout, Params
+
+__all__ = [
+    "MAX_CHUNK_BYTES",
+    "WireDType",
+    "chunk_count",
+    "chunks",
+    "decode_chunk_into",
+    "element_size",
+    "encode",
+    "layout_from_spec",
+    "layout_hash",
+    "layout_spec",
+    "sha256",
+    "torch_dtype",
+]
+
+MAX_CHUNK_BYTES: Final = 4 * 1024 * 1024
+"""Largest chunk (gRPC's default receive limit is 4 MiB; our channels allow 8 MiB messages)."""
+
+WireDType = Literal["float32", "bfloat16"]
+
+_TORCH: Final[dict[str, torch.dtype]] = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+if sys.byteorder != "little":  # pragma: no cover - every supported platform is little-endian
+    raise ImportError("meta_controller.wire assumes a little-endian host")
+
+
+def torch_dtype(dtype: WireDType) -> torch.dtype:
+    return _TORCH[dtype]
+
+
+def element_size(dtype: WireDType) -> int:
+    return 4 if dtype == "float32" else 2
+
+
+def sha256(data: bytes | memoryview) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def layout_spec(layout: ParamLayout) -> list[tuple[str, tuple[int, ...]]]:
+    return [(n, tuple(int(d) for d in s)) for n, s in zip(layout.names, layout.shapes, strict=True)]
+
+
+def layout_hash(layout: ParamLayout) -> str:
+    """Hex SHA-256 of ``name:d0,d1;name:d0;…`` in buffer order."""
+    text = ";".join(f"{n}:{','.join(str(d) for d in s)}" for n, s in layout_spec(layout))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def layout_from_spec(spec: Sequence[tuple[str, Sequence[int]]]) -> ParamLayout:
+    """The layout of tensors named and shaped as in ``spec`` (buffer order)."""
+    if not spec:
+        raise MetaInputError("empty parameter layout")
+    return ParamLayout.of(
+        {n: torch.empty(0).new_empty(tuple(int(d) for d in s), device="meta") for n, s in spec}
+    )
+
+
+def encode(params: Params | Tensor, layout: ParamLayout, dtype: WireDType) -> bytes:
+    """The flat little-endian buffer of ``params`` (named tensors, or an already flat tensor)."""
+    flat = params if isinstance(params, Tensor) else layout.flatten({k: params[k] for k in layout.names})
+    if flat.shape != (layout.numel,):
+        raise MetaInputError(f"flat tensor of shape {tuple(flat.shape)}, expected ({layout.numel},)")
+    out = flat.detach().to(device="cpu", dtype=_TORCH[dtype]).contiguous()
+    return out.view(torch.uint8).numpy().tobytes()
+
+
+def chunk_count(total_bytes: int, chunk_bytes: int) -> int:
+    return max(1, -(-total_bytes // chunk_bytes))
+
+
+def chunks(data: bytes, chunk_bytes: int = MAX_CHUNK_BYTES) -> Iterator[memoryview]:
+    """``data`` in consecutive slices of ``chunk_bytes`` (the last may be shorter; no copies)."""
+    view = memoryview(data)
+    for start in range(0, max(len(data), 1), chunk_bytes):
+        yield view[start : start + chunk_bytes]
+
+
+def _view(data: bytes | memoryview, dtype: WireDType) -> Tensor:
+    """A read-only tensor over ``data`` (no copy; only ever read)."""
+    if not len(data):
+        return torch.empty(0, dtype=_TORCH[dtype])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "non-writable buffer": we only read it
+        return torch.frombuffer(data, dtype=_TORCH[dtype])
+
+
+def decode_chunk_into(
+    row: Tensor, data: bytes | memoryview, index: int, chunk_bytes: int, dtype: WireDType
+) -> None:
+    """Write chunk ``index`` (wire ``dtype``) into the flat ``row`` at its element offset
+    (converting to the row's dtype in the same copy)."""
+    size = element_size(dtype)
+    if chunk_bytes % size or len(data) % size:
+        raise MetaInputError(f"chunk {index}: {len(data)} bytes is not a whole number of {dtype} values")
+    start = index * chunk_bytes // size
+    values = _view(data, dtype)
+    if start + values.numel() > row.numel():
+        raise MetaInputError(f"chunk {index} runs past the end of the buffer")
+    row[start : start + values.numel()].copy_(values)
