@@ -134,10 +134,14 @@ def meta_step(
 ) -> MetaStepResult:
     """Eq. 13 by `meta_update`; with a separate actor β, critics and actors in two calls."""
     critic_cfg, actor_cfg = config.update_configs()
-    calls = [(grads, critic_cfg)] if actor_cfg is None else [
-        (only_part(grads, "critic"), critic_cfg),
-        (only_part(grads, "actor"), actor_cfg),
-    ]
+    calls = (
+        [(grads, critic_cfg)]
+        if actor_cfg is None
+        else [
+            (only_part(grads, "critic"), critic_cfg),
+            (only_part(grads, "actor"), actor_cfg),
+        ]
+    )
     params: Params = theta
     weights: dict[str, tuple[float, ...]] = {}
     elapsed = 0.0

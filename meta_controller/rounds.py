@@ -38,6 +38,7 @@ from meta_controller.wire import (
     element_size,
     layout_hash,
     sha256,
+    tensor_bytes,
     torch_dtype,
 )
 
@@ -306,7 +307,7 @@ class Rounds:
         if upload.missing():
             raise Refused("failed_precondition", "incomplete", f"missing chunks {upload.missing()[:10]}")
         wire = row if upload.dtype == self.config.stack_dtype else row.to(torch_dtype(upload.dtype))
-        if hashlib.sha256(memoryview(wire.contiguous().view(torch.uint8).numpy())).digest() != upload.digest:
+        if hashlib.sha256(tensor_bytes(wire)).digest() != upload.digest:
             raise Refused("invalid_argument", "invalid", "whole-update sha256 mismatch")
         if not math.isfinite(float(row.float().sum())) or not bool(row.isfinite().all()):
             bad = next(n for n, t in self.layout.unflatten(row).items() if not bool(t.isfinite().all()))

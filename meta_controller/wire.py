@@ -12,7 +12,7 @@ import hashlib
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import torch
 from torch import Tensor
@@ -32,6 +32,7 @@ __all__ = [
     "layout_hash",
     "layout_spec",
     "sha256",
+    "tensor_bytes",
     "torch_dtype",
 ]
 
@@ -84,6 +85,12 @@ def encode(params: Params | Tensor, layout: ParamLayout, dtype: WireDType) -> by
         raise MetaInputError(f"flat tensor of shape {tuple(flat.shape)}, expected ({layout.numel},)")
     out = flat.detach().to(device="cpu", dtype=_TORCH[dtype]).contiguous()
     return out.view(torch.uint8).numpy().tobytes()
+
+
+def tensor_bytes(tensor: Tensor) -> memoryview:
+    """The raw bytes of a contiguous CPU tensor, without a copy."""
+    array: Any = tensor.contiguous().view(torch.uint8).numpy()
+    return memoryview(array)
 
 
 def chunk_count(total_bytes: int, chunk_bytes: int) -> int:

@@ -1,0 +1,342 @@
+"""The DU xApp's client of the meta-controller (asyncio, grpc.aio).
+
+`MetaClient` registers the DU, uploads task updates (chunked, idempotent retries), watches
+meta-inits in a background task (keeping the latest; callback and async iterator) and reconnects
+with jittered exponential backoff. Every call has a deadline. Nothing here raises into the DU's
+control loop when the controller is unreachable: calls return False/None and `degraded` turns
+True until a call succeeds again. The constructor touches no network; `start()` does.
+
+`build_update` is the DU side of a round: the inner loop (eq. 11) from the latest meta-init on
+the agent's own experience and the query gradient (`meta_controller.algorithm.task_update`, the
+code the experiments use).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+import grpc
+import torch
+from torch import Tensor
+
+from meta_controller.algorithm import MetaConfig, TaskUpdate, task_update
+from meta_controller.params import ParamLayout
+from meta_controller.proto_gen import metahrl_pb2 as pb
+from meta_controller.proto_gen import metahrl_pb2_grpc as pb_grpc
+from meta_controller.service import CHANNEL_OPTIONS, DU_METADATA
+from meta_controller.wire import (
+    MAX_CHUNK_BYTES,
+    WireDType,
+    chunks,
+    decode_chunk_into,
+    encode,
+    layout_hash,
+    sha256,
+)
+
+__all__ = ["ClientTls", "MetaClient", "MetaInit", "build_update"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CLIENT_OPTIONS: Final = (
+    *CHANNEL_OPTIONS,
+    ("grpc.keepalive_time_ms", 30_000),  # ≥ the server's min_ping_interval (10 s)
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+)
+_RETRYABLE: Final = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+
+
+@dataclass(frozen=True)
+class ClientTls:
+    """PEM bytes: the CA that signed the server, and (mTLS) this DU's key and certificate."""
+
+    root_ca: bytes
+    key: bytes | None = None
+    cert: bytes | None = None
+    server_name: str | None = None  # override the name checked against the certificate
+
+
+@dataclass(frozen=True)
+class MetaInit:
+    version: int
+    round: int
+    params: dict[str, Tensor]  # float32, named as the layout
+    weights: dict[str, dict[str, float]]  # group → du → w_g of the round that made it
+
+
+class MetaClient:
+    def __init__(
+        self,
+        target: str,
+        du_id: str,
+        layout: ParamLayout,
+        *,
+        token: str | None = None,
+        tls: ClientTls | None = None,
+        insecure: bool = False,
+        deadline_s: float = 10.0,
+        backoff_s: tuple[float, float] = (0.1, 10.0),
+        retries: int = 5,
+        task_json: str = "{}",
+        seed: int | None = None,
+        on_meta_init: Callable[[MetaInit], None] | None = None,
+    ) -> None:
+        if tls is None and not insecure:
+            raise ValueError("MetaClient: give tls=ClientTls(...) or insecure=True explicitly")
+        self.target, self.du_id, self.layout = target, du_id, layout
+        self.token, self.tls, self.deadline_s = token, tls, deadline_s
+        self.backoff_s, self.retries, self.task_json = backoff_s, retries, task_json
+        self.on_meta_init = on_meta_init
+        self.latest: MetaInit | None = None
+        self.round: int | None = None
+        self.version: int | None = None
+        self.registered = False
+        self.last_error: str | None = None
+        self._rng = random.Random(seed)
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: pb_grpc.MetaControllerStub | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._degraded = True
+        self._new = asyncio.Condition()
+        self._max_chunk = MAX_CHUNK_BYTES
+
+    # ---- state -----------------------------------------------------------------------------
+    @property
+    def degraded(self) -> bool:
+        """True while the controller is unreachable (or not yet reached)."""
+        return self._degraded
+
+    @property
+    def connected(self) -> bool:
+        return self._channel is not None and not self._degraded
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        md: tuple[tuple[str, str], ...] = ((DU_METADATA, self.du_id),)
+        return md + ((("authorization", f"Bearer {self.token}"),) if self.token is not None else ())
+
+    def _open(self) -> pb_grpc.MetaControllerStub:
+        if self._stub is None:
+            if self.tls is None:
+                self._channel = grpc.aio.insecure_channel(self.target, options=CLIENT_OPTIONS)
+            else:
+                creds = grpc.ssl_channel_credentials(self.tls.root_ca, self.tls.key, self.tls.cert)
+                options = CLIENT_OPTIONS + (
+                    (("grpc.ssl_target_name_override", self.tls.server_name),) if self.tls.server_name else ()
+                )
+                self._channel = grpc.aio.secure_channel(self.target, creds, options=options)
+            self._stub = pb_grpc.MetaControllerStub(self._channel)
+        return self._stub
+
+    def _delay(self, attempt: int) -> float:
+        lo, hi = self.backoff_s
+        return self._rng.uniform(0, min(hi, lo * 2**attempt))  # full jitter
+
+    async def _call(self, what: str, fn: Callable[[pb_grpc.MetaControllerStub], Awaitable[T]]) -> T | None:
+        """``fn`` with retries on transient errors; None (and degraded) on failure, never raises."""
+        for attempt in range(self.retries + 1):
+            try:
+                result = await fn(self._open())
+            except grpc.aio.AioRpcError as exc:
+                self.last_error = f"{what}: {exc.code().name}: {exc.details()}"
+                if exc.code() not in _RETRYABLE:
+                    log.warning("meta-controller refused %s", self.last_error)
+                    if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+                        self._degraded = True
+                    return None
+                self._degraded = True
+                await asyncio.sleep(self._delay(attempt))
+                continue
+            self._degraded = False
+            return result
+        log.warning("meta-controller unreachable: %s", self.last_error)
+        return None
+
+    # ---- calls -------------------------------------------------------------------------------
+    async def register(self) -> bool:
+        layout = pb.ParamLayout(
+            tensors=[
+                pb.TensorSpec(name=n, shape=list(s))
+                for n, s in zip(self.layout.names, self.layout.shapes, strict=True)
+            ],
+            sha256=layout_hash(self.layout),
+        )
+        req = pb.RegisterTaskRequest(du_id=self.du_id, task_json=self.task_json, layout=layout)
+        resp = await self._call(
+            "register", lambda s: s.RegisterTask(req, timeout=self.deadline_s, metadata=self._metadata())
+        )
+        if resp is None:
+            return False
+        self.round, self.version, self.registered = int(resp.round), int(resp.meta_version), True
+        self._max_chunk = min(int(resp.max_chunk_bytes) or MAX_CHUNK_BYTES, MAX_CHUNK_BYTES)
+        return True
+
+    async def status(self) -> pb.GetStatusResponse | None:
+        return await self._call(
+            "status",
+            lambda s: s.GetStatus(pb.GetStatusRequest(), timeout=self.deadline_s, metadata=self._metadata()),
+        )
+
+    async def upload(
+        self, update: TaskUpdate, *, dtype: WireDType = "float32", chunk_bytes: int | None = None
+    ) -> bool:
+        """Send ``update`` for the open round on the latest known version; True once committed."""
+        if not self.registered and not await self.register():
+            return False
+        assert self.round is not None and self.version is not None
+        data = encode(update.grads, self.layout, dtype)
+        size = int(chunk_bytes or self._max_chunk)
+        parts = list(chunks(data, size))
+        begin = pb.BeginUpdateRequest(
+            du_id=self.du_id, round=self.round, base_version=self.version,
+            dtype=pb.FLOAT32 if dtype == "float32" else pb.BFLOAT16, total_bytes=len(data), chunk_bytes=size,
+            sha256=sha256(data), samples=update.samples,
+            td=[pb.TdStat(group=g, variance=v, count=update.td_count.get(g, 0))
+                for g, v in update.td_variance.items()],
+        )  # fmt: skip
+        md = self._metadata()
+        resp = await self._call("begin", lambda s: s.BeginUpdate(begin, timeout=self.deadline_s, metadata=md))
+        if resp is None:
+            return False
+        for i in resp.missing_chunks:
+            if not await self._send_chunk(resp.upload_id, i, bytes(parts[i])):
+                return False
+        commit = pb.CommitUpdateRequest(upload_id=resp.upload_id)
+        done = await self._call(
+            "commit", lambda s: s.CommitUpdate(commit, timeout=self.deadline_s, metadata=md)
+        )
+        return done is not None
+
+    async def _send_chunk(self, upload_id: str, index: int, data: bytes) -> bool:
+        req = pb.UploadChunkRequest(upload_id=upload_id, index=index, data=data, sha256=sha256(data))
+        md = self._metadata()
+        return (
+            await self._call("chunk", lambda s: s.UploadChunk(req, timeout=self.deadline_s, metadata=md))
+            is not None
+        )
+
+    # ---- meta-inits ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the background watch of meta-inits (registers first; reconnects forever)."""
+        if self._watch is None:
+            self._watch = asyncio.create_task(self._watch_loop(), name=f"meta-watch-{self.du_id}")
+
+    async def _watch_loop(self) -> None:
+        attempt = 0
+        while True:
+            if not self.registered and not await self.register():
+                await asyncio.sleep(self._delay(attempt))
+                attempt += 1
+                continue
+            try:
+                await self._stream()
+            except grpc.aio.AioRpcError as exc:
+                self.last_error = f"watch: {exc.code().name}: {exc.details()}"
+                self._degraded = True
+                if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+                    self.registered = False
+            await asyncio.sleep(self._delay(attempt))
+            attempt = min(attempt + 1, 20)
+
+    async def _stream(self) -> None:
+        req = pb.WatchMetaInitRequest(
+            du_id=self.du_id, known_version=self.latest.version if self.latest else 0
+        )
+        if self.latest is None:
+            req.known_version = 0
+        call = self._open().WatchMetaInit(req, metadata=self._metadata())  # a stream: no deadline, keepalive
+        row: Tensor | None = None
+        head: pb.MetaInitChunk | None = None
+        async for part in call:
+            self._degraded = False
+            if part.index == 0:
+                head, row = part, torch.empty(self.layout.numel, dtype=torch.float32)
+            if head is None or row is None or part.version != head.version:
+                continue
+            decode_chunk_into(row, part.data, part.index, len(head.data), "float32")
+            if part.index == part.n_chunks - 1:
+                self._install(head, row)
+                head, row = None, None
+
+    def _install(self, head: pb.MetaInitChunk, row: Tensor) -> None:
+        if sha256(encode(row, self.layout, "float32")) != head.sha256:
+            log.warning("meta-init %d failed its checksum; ignored", head.version)
+            return
+        weights: dict[str, dict[str, float]] = {}
+        for w in head.weights:
+            weights.setdefault(w.group, {})[w.du_id] = w.weight
+        init = MetaInit(int(head.version), int(head.round), self.layout.unflatten(row), weights)
+        self.latest, self.version, self.round = init, init.version, init.round
+        if self.on_meta_init is not None:
+            try:
+                self.on_meta_init(init)
+            except Exception:  # the caller's callback must not end the watch
+                log.exception("on_meta_init callback failed")
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._new:
+            self._new.notify_all()
+
+    async def meta_inits(self) -> AsyncIterator[MetaInit]:
+        """Each new meta-init (the latest one first, if any); skips versions it was too slow for."""
+        seen = -1
+        while True:
+            latest = await self.wait_version(seen + 1, timeout_s=None)
+            if latest is not None:
+                seen = latest.version
+                yield latest
+
+    async def wait_version(self, version: int, timeout_s: float | None) -> MetaInit | None:
+        """The latest meta-init once its version is ≥ ``version`` (None on timeout)."""
+
+        async def wait() -> None:
+            async with self._new:
+                await self._new.wait_for(lambda: self.latest is not None and self.latest.version >= version)
+
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wait(), timeout_s)
+        return self.latest if self.latest is not None and self.latest.version >= version else None
+
+    async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
+        if self._channel is not None:
+            await self._channel.close()
+        self._channel, self._stub = None, None
+        self._degraded = True
+
+
+def build_update(
+    agent: Any,
+    meta_init: MetaInit | Mapping[str, Tensor] | None,
+    *,
+    inner_steps: int,
+    config: MetaConfig | None = None,
+    samples: int = 0,
+) -> TaskUpdate:
+    """The DU's task update for the open round (`meta_controller.algorithm.task_update`): eq. 11
+    from the latest meta-init (None: the agent's current parameters) on the agent's own replay,
+    then the clipped query gradient and the TD-error variances."""
+    theta = meta_init.params if isinstance(meta_init, MetaInit) else meta_init
+    return task_update(agent, theta, inner_steps=inner_steps, config=config or MetaConfig(), samples=samples)
+
+
+def task_json(descriptor: Mapping[str, Any]) -> str:
+    return json.dumps(dict(descriptor), sort_keys=True)
