@@ -343,3 +343,12 @@ def test_every_setting_is_documented_and_reachable_by_its_env_name() -> None:
         for part in name.split("."):
             got = getattr(got, part)
         assert got == expected
+
+
+def test_empty_env_is_unset_and_null_clears(tmp_path: Path) -> None:
+    path = write(tmp_path, our_descriptor(meta={"address": "meta:50051"}))
+    env = {"CONFIG_FILE": str(path), "METAHRL_XAPP_E2__MODE": "", "METAHRL_XAPP_STATE__CHECKPOINT_DIR": ""}
+    s = load_settings(env=env)
+    assert s.e2.mode == "osc" and s.state.checkpoint_dir is None and s.meta.address == "meta:50051"
+    s = load_settings(env={**env, "METAHRL_XAPP_META__ADDRESS": "null"})
+    assert s.meta.address is None

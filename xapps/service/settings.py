@@ -5,7 +5,8 @@ Sources, highest priority first:
 1. **overrides** (the CLI): a mapping, nested (``{"e2": {"mode": "osc"}}``) or dotted
    (``{"e2.mode": "osc"}``);
 2. **environment**: ``METAHRL_XAPP_<FIELD>``, nested with ``__`` (``METAHRL_XAPP_E2__MODE=osc``);
-   a section may also be given whole as JSON (``METAHRL_XAPP_E2='{"mode": "osc"}'``);
+   a section may also be given whole as JSON (``METAHRL_XAPP_E2='{"mode": "osc"}'``); an empty
+   variable counts as unset, and ``null`` sets an optional setting to None;
 3. **OSC descriptor** ``config-file.json`` at the path in ``CONFIG_FILE`` (as OSC's xApp frameworks
    read it): its ``controls`` object holds these settings under the same names; the RMR data and
    route ports come from ``messaging.ports`` (ports named ``rmrdata`` / ``rmrroute``) and the HTTP
@@ -319,7 +320,12 @@ class XappSettings(BaseSettings):
     """All settings of one DU xApp process (one or several DUs). Build it with `load_settings`."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter=_NESTED, extra="forbid", case_sensitive=False
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=_NESTED,
+        env_ignore_empty=True,  # an empty variable (common in pod specs) means "not set"
+        env_parse_none_str="null",  # METAHRL_XAPP_META__ADDRESS=null clears an optional setting
+        extra="forbid",
+        case_sensitive=False,
     )
 
     du: DuSelection = Field(default="all", description="DU indices this process serves, or 'all'")
