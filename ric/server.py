@@ -185,7 +185,7 @@ def _raw_indication(node: str, ind: RicIndication, now: float) -> Indication:
     return Indication(node, ind.request_id, ind.action_id, ind.sn, now, ind)
 
 
-def _kpm_indication(node: str, ind: RicIndication, now: float) -> KpmIndication:
+def decode_kpm_indication(node: str, ind: RicIndication, now: float) -> KpmIndication:
     header = kpm.decode_indication_header(ind.header)
     message = kpm.decode_indication_message(ind.message)
     return KpmIndication(node, ind.request_id, ind.action_id, ind.sn, now, header, message, ind)
@@ -359,7 +359,7 @@ class E2NodeHandle:
         definition = kpm.encode_action_definition(action)
         actions = (RicActionToBeSetup(action_id, RicActionType.REPORT, definition),)
         return await self.subscribe(
-            kpm.KPM_RAN_FUNCTION_ID, trigger, actions, decoder=_kpm_indication, callback=callback
+            kpm.KPM_RAN_FUNCTION_ID, trigger, actions, decoder=decode_kpm_indication, callback=callback
         )
 
     async def _delete(self, sub: Subscription) -> None:

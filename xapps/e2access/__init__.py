@@ -1,0 +1,1 @@
+"""E2 access for the DU xApp: one interface (:mod:`.base`), direct and OSC implementations."""
