@@ -128,16 +128,23 @@ class MetaClient:
         md: tuple[tuple[str, str], ...] = ((DU_METADATA, self.du_id),)
         return md + ((("authorization", f"Bearer {self.token}"),) if self.token is not None else ())
 
+    def _options(self) -> tuple[tuple[str, int | str], ...]:
+        lo, hi = (max(1, int(x * 1000)) for x in self.backoff_s)
+        reconnect = (
+            ("grpc.initial_reconnect_backoff_ms", lo),
+            ("grpc.min_reconnect_backoff_ms", lo),
+            ("grpc.max_reconnect_backoff_ms", hi),
+        )
+        name = self.tls.server_name if self.tls is not None else None
+        return CLIENT_OPTIONS + reconnect + ((("grpc.ssl_target_name_override", name),) if name else ())
+
     def _open(self) -> pb_grpc.MetaControllerStub:
         if self._stub is None:
             if self.tls is None:
-                self._channel = grpc.aio.insecure_channel(self.target, options=CLIENT_OPTIONS)
+                self._channel = grpc.aio.insecure_channel(self.target, options=self._options())
             else:
                 creds = grpc.ssl_channel_credentials(self.tls.root_ca, self.tls.key, self.tls.cert)
-                options = CLIENT_OPTIONS + (
-                    (("grpc.ssl_target_name_override", self.tls.server_name),) if self.tls.server_name else ()
-                )
-                self._channel = grpc.aio.secure_channel(self.target, creds, options=options)
+                self._channel = grpc.aio.secure_channel(self.target, creds, options=self._options())
             self._stub = pb_grpc.MetaControllerStub(self._channel)
         return self._stub
 

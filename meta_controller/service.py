@@ -293,13 +293,23 @@ class Controller:
         self.metrics.registered.set(len(self.rounds.registered))
 
     async def _set_health(self) -> None:
-        ok = self.started and self.sdl_ok and self._unsaved is None
+        ok = self.ready()
         status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ("", SERVICE_NAME):
             await self.health.set(name, status)
 
+    @property
+    def durable(self) -> bool:
+        """No closed round waits to be written to the SDL."""
+        return self._unsaved is None
+
     def ready(self) -> bool:
-        return self.started and self.sdl_ok and self._unsaved is None
+        """Started, the SDL answers and every closed round is durable."""
+        return self.started and self.sdl_ok and self.durable
+
+    def alive(self) -> bool:
+        """The round timer (which closes rounds and checks the SDL) is running."""
+        return self.started and self._timer is not None and not self._timer.done()
 
     async def wait_newer(self, known: int) -> Published | None:
         """The published version newer than ``known`` (waits; None when stopping)."""
