@@ -69,7 +69,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=MIN_PERIOD_MS,
         help=f"shortest KPM reporting period served; the RIC picks the period (default {MIN_PERIOD_MS})",
     )
+    p.add_argument(
+        "--ric-ports",
+        default=None,
+        help="one RIC port per DU, comma-separated (each DU's node connects to its own xApp on "
+        "the --ric host); default: every node connects to --ric",
+    )
     p.add_argument("--realtime", action="store_true", help="pace the simulator to the wall clock")
+    p.add_argument(
+        "--lockstep",
+        action="store_true",
+        help="simulated time follows the RIC: after each report a node waits for its answer "
+        "(ending with the slice-level quota control) before the simulator steps on, so a closed "
+        "loop over E2 follows the in-process env's trajectory for the same seed",
+    )
+    p.add_argument(
+        "--lockstep-timeout-s",
+        type=float,
+        default=2.0,
+        help="longest wait for the RIC's answer in lockstep before stepping on (default 2)",
+    )
     p.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
     p.add_argument("--duration-s", type=float, default=None, help="stop after this much simulated time")
     p.add_argument(
@@ -80,11 +99,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print final counters as one JSON object")
 
 
+def parse_ports(text: str | None) -> tuple[int, ...]:
+    """``P1,P2,…`` → ports; ``ValueError`` naming the bad entry."""
+    if not text:
+        return ()
+    ports = []
+    for part in text.split(","):
+        if not part.strip().isdigit() or not 0 < int(part) < 65536:
+            raise ValueError(f"--ric-ports: {part!r} is not a port")
+        ports.append(int(part))
+    return tuple(ports)
+
+
 def _config(args: argparse.Namespace) -> E2SimConfig:
     host, port = parse_endpoint(args.ric)
+    if args.lockstep and args.realtime:
+        raise ValueError("--lockstep runs simulated time; it cannot be combined with --realtime")
+    if args.lockstep_timeout_s <= 0:
+        raise ValueError("--lockstep-timeout-s must be positive")
     return E2SimConfig(
         ric_host=host,
         ric_port=port,
+        ric_ports=parse_ports(args.ric_ports),
+        lockstep=args.lockstep,
+        lockstep_timeout_s=args.lockstep_timeout_s,
         transport=TransportConfig(kind=TransportKind(args.transport)),
         realtime=args.realtime,
         duration_s=args.duration_s,
@@ -102,6 +140,9 @@ def run(args: argparse.Namespace) -> int:
         scenario = load_scenario(args.scenario)
     except (ValueError, ScenarioError) as err:
         _error(f"error: {err}")
+        return 2
+    if config.ric_ports and len(config.ric_ports) not in (1, scenario.n_du):
+        _error(f"error: --ric-ports: {len(config.ric_ports)} ports for {scenario.n_du} DUs")
         return 2
     if args.period_ms < 1 or (args.duration_s is not None and args.duration_s <= 0):
         _error("error: --period-ms and --duration-s must be positive")

@@ -72,7 +72,7 @@ from numpy.typing import NDArray
 from e2sim.control import apply_slice_ratios, apply_ue_ratios
 from e2sim.core import ControlError, Simulator
 from e2sim.counters import WindowCounters
-from e2sim.window import kpi_window
+from e2sim.window import arrived_wire_of, delay_wire_of, kpi_window
 from ric import kpm, rc
 from ric.cause import Cause, CauseRicRequest
 from ric.client import E2NodeClient
@@ -293,8 +293,8 @@ def _ue_columns(
         kpm.RRU_PRB_AVAIL_DL.name: [int(x) for x in np.rint(kw.slice_prb_quota[du, seg])],
         kpm.DRB_RLC_PACKET_DROP_RATE_DL.name: [float(x) for x in drop],
         meas.DELIVERED: [float(x) for x in kw.delivered_kbit[ues]],
-        meas.ARRIVED: [float(x) * 1e-3 for x in kw.arrived_kbit[ues]],
-        meas.DELAY_MAX: [float(x) * 10.0 for x in kw.delay_max_ms[ues]],
+        meas.ARRIVED: [float(x) for x in arrived_wire_of(w)[ues]],
+        meas.DELAY_MAX: [float(x) for x in delay_wire_of(w)[ues]],
         meas.DEADLINE_DROPS: [int(x) for x in kw.deadline_drops[ues]],
         meas.BUFFER: [float(x) for x in kw.buffer_kbit[ues]],
         meas.RATE_PER_PRB: [float(x) for x in kw.rate_per_prb_kbps[ues]],
@@ -326,7 +326,7 @@ def _node_value(
         return round(float(w.delivered_bits[ues].mean()) / (max(w.ttis, 1) * tti_ms)) if len(ues) else 0
     sums = {
         meas.DELIVERED: kw.delivered_kbit,
-        meas.ARRIVED: kw.arrived_kbit * 1e-3,
+        meas.ARRIVED: arrived_wire_of(w),
         meas.BUFFER: kw.buffer_kbit,
         meas.DEADLINE_DROPS: kw.deadline_drops,
     }
@@ -334,7 +334,7 @@ def _node_value(
         total = sums[name][ues].sum()
         return int(total) if name == meas.DEADLINE_DROPS else float(total)
     if name == meas.DELAY_MAX:
-        return float(kw.delay_max_ms[ues].max(initial=0.0)) * 10.0
+        return float(delay_wire_of(w)[ues].max(initial=0.0))
     if name == meas.RATE_PER_PRB:
         return float(kw.rate_per_prb_kbps[ues].mean()) if len(ues) else None
     pkts = int(w.delivered_packets[ues].sum())
@@ -398,6 +398,7 @@ class DuNode:
         self.client: E2NodeClient | None = None
         self.subscriptions: dict[RicRequestId, _KpmSubscription] = {}
         self.counters = DuCounters()
+        self.awaiting = False  # lockstep: a report was sent and the RIC has not answered yet
 
     def make_link(self, config: LinkConfig | None = None) -> NodeLink:
         component = E2NodeComponentConfig(E2NodeComponentId(ComponentInterface.F1, node_id=self.du), b"", b"")
@@ -406,16 +407,22 @@ class DuNode:
     # ------------------------------------------------------------------ NodeApplication
     def setup_completed(self, client: E2NodeClient, response: E2SetupResponse) -> None:
         _log.info("%s: E2 Setup accepted by RIC (functions %s)", self.name, [f.id for f in response.accepted])
+        self.runner.lockstep_changed()
 
     def released(self, client: E2NodeClient, reason: str) -> None:
         if self.subscriptions:
             _log.info("%s: %d subscription(s) released: %s", self.name, len(self.subscriptions), reason)
         self.subscriptions.clear()
+        self.awaiting = False
         self.runner.reschedule()
+        self.runner.lockstep_changed()
 
     def subscription_deleted(self, client: E2NodeClient, request_id: RicRequestId) -> None:
         self.subscriptions.pop(request_id, None)
+        if not self.subscriptions:
+            self.awaiting = False
         self.runner.reschedule()
+        self.runner.lockstep_changed()
 
     def subscription_requested(self, client: E2NodeClient, request: RicSubscriptionRequest) -> None:
         link, now = client.link, client.now()
@@ -435,6 +442,9 @@ class DuNode:
         self.subscriptions[request.request_id] = sub
         self.counters.subscriptions += 1
         self.runner.reschedule()
+        if self.runner.config.lockstep:
+            self._report_now(sub)
+        self.runner.lockstep_changed()
         _log.info(
             "%s: KPM subscription %s every %d ms, actions %s",
             self.name,
@@ -488,6 +498,8 @@ class DuNode:
         assert link is not None
         if self.runner.observer is not None:
             self.runner.observer.control_received(self.du, request)
+        if self.runner.config.lockstep:
+            self._answered(request)
         try:
             self._apply_control(request)
         except (_Refused, E2smDecodeError) as exc:
@@ -497,6 +509,18 @@ class DuNode:
             return
         self.counters.controls_acked += 1
         link.acknowledge_control(request, now)
+
+    def _answered(self, request: RicControlRequest) -> None:
+        """Lockstep: the slice-level quota control closes the RIC's answer to a report."""
+        if not self.awaiting:
+            return
+        try:
+            header = rc.decode_control_header(request.header)
+        except E2smDecodeError:
+            return
+        if isinstance(header, rc.RcControlHeader) and header.ue == SLICE_LEVEL_UE:
+            self.awaiting = False
+            self.runner.lockstep_changed()
 
     # ------------------------------------------------------------------ RC
     def _apply_control(self, request: RicControlRequest) -> None:
@@ -563,8 +587,18 @@ class DuNode:
             w, start = sub.window, sub.window_start
             sub.window, sub.window_start = None, t
             sub.next_due = t + sub.period_ttis
-            for action in sub.actions:
-                self._report(sub, action, w, start)
+            self._send_reports(sub, w, start)
+
+    def _report_now(self, sub: _KpmSubscription) -> None:
+        """Lockstep: report the (empty) window since the last collection at once."""
+        self._send_reports(sub, self.sim.collect(), self.sim.t)
+
+    def _send_reports(self, sub: _KpmSubscription, w: WindowCounters, start: int) -> None:
+        sent = self.counters.indications
+        for action in sub.actions:
+            self._report(sub, action, w, start)
+        if self.runner.config.lockstep and self.counters.indications > sent:
+            self.awaiting = True
 
     def _report(self, sub: _KpmSubscription, action: _ReportAction, w: WindowCounters, start: int) -> None:
         client = self.client
@@ -656,6 +690,10 @@ class E2SimConfig:
         backoff_initial_s, backoff_max_s: reconnect backoff bounds.
         progress_every_s: wall-clock seconds between progress log lines.
         min_period_ms: shortest KPM reporting period served (default :data:`MIN_PERIOD_MS`).
+        lockstep: simulated time follows the RIC's decisions (see :class:`E2SimNodes`).
+        lockstep_timeout_s: longest wait for the RIC's answer to a report, in lockstep.
+        ric_ports: one RIC port per DU (each DU's node connects to its own xApp); empty: every
+            node connects to ``ric_port``.
     """
 
     ric_host: str = "127.0.0.1"
@@ -668,10 +706,33 @@ class E2SimConfig:
     backoff_max_s: float = 30.0
     progress_every_s: float = 5.0
     min_period_ms: int = MIN_PERIOD_MS
+    lockstep: bool = False
+    lockstep_timeout_s: float = 2.0
+    ric_ports: tuple[int, ...] = ()
+
+    def port_of(self, du: int) -> int:
+        """The RIC port DU ``du``'s node connects to."""
+        if not self.ric_ports:
+            return self.ric_port
+        if len(self.ric_ports) == 1:
+            return self.ric_ports[0]
+        return self.ric_ports[du]
 
 
 class E2SimNodes:
-    """One simulator, one E2 node per DU, each connected to the RIC (see the module docstring)."""
+    """One simulator, one E2 node per DU, each connected to the RIC (see the module docstring).
+
+    **Lockstep** (``config.lockstep``, simulated time only): a closed loop over E2 follows the
+    in-process environment's trajectory for the same seed, whatever the machine's speed.
+    A node answers a new KPM subscription at once with a report of the (empty) window so far —
+    the xApp's first decision sees what ``HierarchicalSlicingEnv.reset`` returns; after every
+    report the node waits for the RIC's decision, whose last control is the slice-level PRB
+    quota (:data:`~ric.ids.SLICE_LEVEL_UE`; a DU xApp sends it every period, after its per-UE
+    ratios); the simulator steps on only when every node that reported has been answered and
+    every connected node is subscribed (before the first step: every node connected). Each wait
+    is bounded by ``lockstep_timeout_s``; a wait that runs out is counted
+    (``lockstep_timeouts``) and the simulator steps on.
+    """
 
     def __init__(
         self,
@@ -695,6 +756,45 @@ class E2SimNodes:
         self._next_due = math.inf
         self._stop = asyncio.Event()
         self._t0, self._wall0 = sim.t, clock()
+        self._answered = asyncio.Event()  # lockstep: something the wait depends on changed
+        self._lockstep_started = False
+        self.lockstep_timeouts = 0
+
+    # ------------------------------------------------------------------ lockstep
+    def lockstep_changed(self) -> None:
+        """A node was answered, subscribed, set up or released (wakes the lockstep wait)."""
+        self._answered.set()
+
+    def _lockstep_ready(self) -> bool:
+        if any(n.awaiting for n in self.nodes):
+            return False
+        up = [c.established for c in self.clients]
+        if not self._lockstep_started and not all(up):
+            return False
+        return all(n.subscriptions for n, u in zip(self.nodes, up, strict=True) if u)
+
+    async def _lockstep_wait(self) -> None:
+        deadline = self.clock() + self.config.lockstep_timeout_s
+        while not self._lockstep_ready():
+            left = deadline - self.clock()
+            self._answered.clear()
+            try:
+                if left <= 0:
+                    raise TimeoutError
+                await asyncio.wait_for(self._answered.wait(), left)
+            except TimeoutError:
+                self.lockstep_timeouts += 1
+                late = [n.name for n in self.nodes if n.awaiting]
+                _log.warning(
+                    "lockstep: no answer within %.1f s at sim %.3f s (awaiting %s); stepping on",
+                    self.config.lockstep_timeout_s,
+                    self.sim.t * self.sim.radio.tti_s,
+                    late or "subscriptions",
+                )
+                for n in self.nodes:
+                    n.awaiting = False
+                break
+        self._lockstep_started = True
 
     # ------------------------------------------------------------------ called by DuNode
     def flush_window(self) -> None:
@@ -718,7 +818,7 @@ class E2SimNodes:
             backoff = Backoff(cfg.backoff_initial_s, max(cfg.backoff_max_s, cfg.backoff_initial_s))
             client = E2NodeClient(
                 cfg.ric_host,
-                cfg.ric_port,
+                cfg.port_of(node.du),
                 partial(node.make_link, cfg.link),
                 node,
                 transport=cfg.transport,
@@ -791,6 +891,8 @@ class E2SimNodes:
         await asyncio.sleep(0)
         if self.clients and not any(c.established for c in self.clients):
             await self._await_ric()
+        if self.config.lockstep:
+            await self._lockstep_wait()
         for client in self.clients:
             await client.wait_writable()
 
@@ -831,6 +933,8 @@ class E2SimNodes:
     def stats(self) -> dict[str, int | float]:
         """Counters summed over DUs (and the simulated time so far)."""
         out: dict[str, int | float] = {"sim_time_s": self.sim.t * self.sim.radio.tti_s}
+        if self.config.lockstep:
+            out["lockstep_timeouts"] = self.lockstep_timeouts
         for node in self.nodes:
             for key, value in vars(node.counters).items():
                 out[key] = out.get(key, 0) + value

@@ -32,6 +32,8 @@ Slice level (node report, one record per ``sliceID`` label):
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ARRIVED",
     "BUFFER",
@@ -46,6 +48,10 @@ __all__ = [
     "SLICE_MEASUREMENTS",
     "THROUGHPUT",
     "UE_MEASUREMENTS",
+    "arrived_kbit",
+    "arrived_wire",
+    "delay_ms",
+    "delay_wire",
 ]
 
 DELIVERED = "DRB.RlcSduTransmittedVolumeDL"
@@ -65,3 +71,27 @@ UE_MEASUREMENTS = (DELIVERED, ARRIVED, THROUGHPUT, DELAY_MAX, DEADLINE_DROPS, BU
 
 SLICE_MEASUREMENTS = (CONN_MEAN, PRB_AVAIL, PRB_USED, PRB_OVER)
 """What the xApp subscribes per slice (node level), in this order."""
+
+
+# Wire units that differ from the window's. An in-process window holds decode(encode(x)), so the
+# window an xApp decodes from KPM equals the env's bit for bit (REAL values travel as float64).
+
+
+def arrived_wire(kbit: Any) -> Any:
+    """Arrived volume on the wire (``DRB.PdcpSduVolumeDL``, Mbit) from kbit."""
+    return kbit * 1e-3
+
+
+def arrived_kbit(wire: Any) -> Any:
+    """Arrived volume in kbit from the wire's Mbit (inverse of :func:`arrived_wire`)."""
+    return wire * 1e3
+
+
+def delay_wire(ms: Any) -> Any:
+    """Worst delay on the wire (``metahrl.DRB.RlcSduDelayMaxDl``, 0.1 ms) from ms."""
+    return ms * 10.0
+
+
+def delay_ms(wire: Any) -> Any:
+    """Worst delay in ms from the wire's 0.1 ms (inverse of :func:`delay_wire`)."""
+    return wire / 10.0

@@ -78,7 +78,7 @@ def write(tmp_path: Path, doc: dict[str, Any]) -> Path:
 
 def test_defaults_without_any_source() -> None:
     s = load_settings(env={})
-    assert s.du == "all" and s.e2.mode == "direct" and s.e2.listen_port == 36421
+    assert s.du == "all" and s.e2.mode == "direct" and s.e2.listen_port == 36422
     assert s.control.kpm_period_ms == 10 and s.control.control_timeout_s == 0.5
     assert s.state.sdl == "memory" and s.state.sdl_namespace == "metahrl-du"
     assert s.meta.address is None and s.http.host == "127.0.0.1" and s.http.port == 8080

@@ -154,7 +154,11 @@ class E2Settings(_Section):
         "osc: through an OSC near-RT RIC over RMR",
     )
     listen_host: str = Field(default="127.0.0.1", min_length=1, description="direct mode: E2 listen address")
-    listen_port: Port = Field(default=36421, description="direct mode: E2 listen port (0: any free port)")
+    listen_port: Port = Field(
+        default=36422,
+        description="direct mode: E2 listen port (36422: OSC's E2 termination port, where "
+        "`metahrl e2sim` connects by default; 0: any free port)",
+    )
     transport: Literal["tcp", "sctp"] = Field(
         default="tcp",
         description="direct mode: SCTP (the E2 standard; needs kernel SCTP) "
