@@ -21,7 +21,7 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture
 def redis_aof_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis-aof", aof=True)
+    server = RedisServer(tmp_path / "redis-aof", aof=True, fsync="always")
     server.directory.mkdir()
     server.start()
     yield server

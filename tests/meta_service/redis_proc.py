@@ -1,5 +1,5 @@
 """A real redis-server on a free loopback port, in its own directory (AOF optional); it can be
-killed with SIGKILL and restarted on the same port and data."""
+killed with SIGKILL and restarted on the same port and data (``fsync``: its appendfsync policy)."""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, directory: Path, *, aof: bool = False) -> None:
+    def __init__(self, directory: Path, *, aof: bool = False, fsync: str = "everysec") -> None:
         self.directory = directory
-        self.aof = aof
+        self.aof, self.fsync = aof, fsync
         self.port = free_port()
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -47,7 +47,7 @@ class RedisServer:
             "no",
         ]
         if self.aof:
-            args += ["--appendonly", "yes", "--appendfsync", "everysec"]
+            args += ["--appendonly", "yes", "--appendfsync", self.fsync]
         self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + timeout_s
