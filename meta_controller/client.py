@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import random
@@ -41,7 +42,7 @@ from meta_controller.wire import (
     sha256,
 )
 
-__all__ = ["ClientTls", "MetaClient", "MetaInit", "build_update"]
+__all__ = ["ClientTls", "MetaClient", "MetaInit", "PreparedUpdate", "build_update", "task_json"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,6 +69,16 @@ class ClientTls:
     key: bytes | None = None
     cert: bytes | None = None
     server_name: str | None = None  # override the name checked against the certificate
+
+
+@dataclass(frozen=True)
+class PreparedUpdate:
+    """A task update encoded for the wire (``data``: the flat little-endian buffer)."""
+
+    data: bytes
+    sha256: bytes
+    dtype: WireDType
+    update: TaskUpdate
 
 
 @dataclass(frozen=True)
@@ -197,20 +208,29 @@ class MetaClient:
             lambda s: s.GetStatus(pb.GetStatusRequest(), timeout=self.deadline_s, metadata=self._metadata()),
         )
 
+    def prepare(self, update: TaskUpdate, *, dtype: WireDType = "float32") -> PreparedUpdate:
+        """Encode and checksum ``update`` (pure CPU work, safe in a worker thread)."""
+        data = encode(update.grads, self.layout, dtype)
+        return PreparedUpdate(data, sha256(data), dtype, update)
+
     async def upload(
         self, update: TaskUpdate, *, dtype: WireDType = "float32", chunk_bytes: int | None = None
     ) -> bool:
         """Send ``update`` for the open round on the latest known version; True once committed."""
+        return await self.send(self.prepare(update, dtype=dtype), chunk_bytes=chunk_bytes)
+
+    async def send(self, prepared: PreparedUpdate, *, chunk_bytes: int | None = None) -> bool:
+        """Upload a prepared update: BeginUpdate, the chunks the controller lacks, CommitUpdate."""
         if not self.registered and not await self.register():
             return False
         assert self.round is not None and self.version is not None
-        data = encode(update.grads, self.layout, dtype)
+        update, data = prepared.update, prepared.data
         size = int(chunk_bytes or self._max_chunk)
         parts = list(chunks(data, size))
         begin = pb.BeginUpdateRequest(
             du_id=self.du_id, round=self.round, base_version=self.version,
-            dtype=pb.FLOAT32 if dtype == "float32" else pb.BFLOAT16, total_bytes=len(data), chunk_bytes=size,
-            sha256=sha256(data), samples=update.samples,
+            dtype=pb.FLOAT32 if prepared.dtype == "float32" else pb.BFLOAT16, total_bytes=len(data),
+            chunk_bytes=size, sha256=prepared.sha256, samples=update.samples,
             td=[pb.TdStat(group=g, variance=v, count=update.td_count.get(g, 0))
                 for g, v in update.td_variance.items()],
         )  # fmt: skip
@@ -267,19 +287,22 @@ class MetaClient:
         call = self._open().WatchMetaInit(req, metadata=self._metadata())  # a stream: no deadline, keepalive
         row: Tensor | None = None
         head: pb.MetaInitChunk | None = None
+        digest = hashlib.sha256()
         async for part in call:
             self._degraded = False
             if part.index == 0:
-                head, row = part, torch.empty(self.layout.numel, dtype=torch.float32)
+                head, digest = part, hashlib.sha256()
+                row = torch.empty(self.layout.numel, dtype=torch.float32)
             if head is None or row is None or part.version != head.version:
                 continue
             decode_chunk_into(row, part.data, part.index, len(head.data), "float32")
+            digest.update(part.data)
             if part.index == part.n_chunks - 1:
-                self._install(head, row)
+                self._install(head, row, digest.digest())
                 head, row = None, None
 
-    def _install(self, head: pb.MetaInitChunk, row: Tensor) -> None:
-        if sha256(encode(row, self.layout, "float32")) != head.sha256:
+    def _install(self, head: pb.MetaInitChunk, row: Tensor, digest: bytes) -> None:
+        if digest != head.sha256:
             log.warning("meta-init %d failed its checksum; ignored", head.version)
             return
         weights: dict[str, dict[str, float]] = {}
