@@ -83,18 +83,20 @@ def generated_files() -> dict[Path, str]:
     sys.path.insert(0, str(ROOT))
     du, meta = du_controls_schema(), meta_controls_schema()
     helm = DEPLOY / "helm"
+    values_du = helm / "metahrl-du" / "values.schema.json"
+    values_meta = helm / "metahrl-meta" / "values.schema.json"
     return {
         DEPLOY / "onboard" / "du-xapp" / "schema.json": _dump(du),
         DEPLOY / "onboard" / "meta-controller" / "schema.json": _dump(meta),
-        helm / "metahrl-du" / "values.schema.json": _values_schema(helm / "metahrl-du" / "values.schema.json", du),
-        helm / "metahrl-meta" / "values.schema.json": _values_schema(
-            helm / "metahrl-meta" / "values.schema.json", meta
-        ),
+        values_du: _values_schema(values_du, du),
+        values_meta: _values_schema(values_meta, meta),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="only report files that are out of date")
     args = parser.parse_args(argv)
     stale = []
