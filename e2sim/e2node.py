@@ -97,6 +97,7 @@ from ric.plmn import Plmn
 from ric.transport import Backoff, TransportConfig
 from slicing import ControlPlan, KpiWindow
 from slicing import measurements as meas
+from slicing.task import SLICE_SST as _SLICE_SST
 
 __all__ = [
     "MIN_PERIOD_MS",
@@ -115,7 +116,7 @@ _log = logging.getLogger(__name__)
 MIN_PERIOD_MS = 10
 """Shortest KPM reporting period served."""
 
-SLICE_SST = (1, 3, 2)
+SLICE_SST = _SLICE_SST
 """SST of slice index 0, 1, 2 (eMBB, mMTC, URLLC)."""
 
 _N_SLICES = 3

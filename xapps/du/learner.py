@@ -1,0 +1,171 @@
+"""Online learning off the control path: a learner thread and versioned actor snapshots.
+
+The control loop acts with its own copy of the DU's agent (:class:`Actor`); transitions go to
+a :class:`Learner` that owns the training copy, runs ``observe`` + ``update`` (the agent's one
+"act, store, update" implementation, shared with ``metahrl train``) in a thread, and publishes
+the actors' weights every ``snapshot_every`` updates. The control loop picks a new snapshot up
+between decisions (a dictionary swap), so a gradient step never delays a decision. The queue is
+bounded: when the learner falls behind, the oldest transitions are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import queue
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+
+from xapps.agent import HierarchicalAgent
+from xapps.agent.interface import Action, Observation, Transition
+
+__all__ = ["Actor", "ActorSnapshot", "Learner", "actor_weights", "load_actor_weights"]
+
+_log = logging.getLogger(__name__)
+
+ActorWeights = dict[str, dict[str, torch.Tensor]]
+
+
+def actor_weights(agent: HierarchicalAgent) -> ActorWeights:
+    """A detached copy of every learner's actor weights, keyed as ``agent.agents()``."""
+    return {
+        name: {k: v.detach().clone() for k, v in ddpg.actor.state_dict().items()}
+        for name, ddpg in agent.agents().items()
+    }
+
+
+def load_actor_weights(agent: HierarchicalAgent, weights: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
+    for name, ddpg in agent.agents().items():
+        ddpg.actor.load_state_dict(weights[name])
+
+
+@dataclass(frozen=True)
+class ActorSnapshot:
+    version: int
+    weights: ActorWeights
+    taken_at: float  # time.monotonic()
+
+
+class Actor:
+    """The control loop's copy of the agent: ``act`` only, with the newest snapshot's weights."""
+
+    def __init__(self, agent: HierarchicalAgent) -> None:
+        self.agent = agent
+        self.version = 0
+        self.taken_at = time.monotonic()
+
+    def refresh(self, snapshot: ActorSnapshot | None) -> bool:
+        """Use ``snapshot`` if it is newer than the weights in use."""
+        if snapshot is None or snapshot.version <= self.version:
+            return False
+        load_actor_weights(self.agent, snapshot.weights)
+        self.version, self.taken_at = snapshot.version, snapshot.taken_at
+        return True
+
+    def act(self, obs: Observation, explore: bool = True) -> Action:
+        with torch.no_grad():
+            return self.agent.act(obs, explore)
+
+
+class Learner:
+    """The training copy of one DU's agent, fed by a bounded queue, run by a thread."""
+
+    def __init__(
+        self,
+        agent: HierarchicalAgent,
+        *,
+        updates_per_step: int = 1,
+        snapshot_every: int = 50,
+        queue_size: int = 10_000,
+        name: str = "learner",
+    ) -> None:
+        self.agent = agent
+        self.updates_per_step = updates_per_step
+        self.snapshot_every = snapshot_every
+        self._queue: queue.Queue[Transition | None] = queue.Queue(queue_size)
+        self._lock = threading.Lock()
+        self._snapshot: ActorSnapshot | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.stored = self.updates = self.dropped = self.errors = 0
+        self._since_snapshot = 0
+        self._version = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Finish what is queued, then stop the thread."""
+        if not self._thread.is_alive():
+            return
+        self._put(None)
+        self._thread.join(timeout_s)
+
+    def submit(self, tr: Transition) -> None:
+        """Queue one transition (never blocks; the oldest is dropped when full)."""
+        self._put(tr)
+
+    def _put(self, item: Transition | None) -> None:
+        while True:
+            try:
+                self._queue.put_nowait(item)
+                return
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()
+                    self.dropped += 1
+                except queue.Empty:
+                    pass
+
+    @property
+    def snapshot(self) -> ActorSnapshot | None:
+        """The newest published actor snapshot (None before the first)."""
+        with self._lock:
+            return self._snapshot
+
+    def publish(self) -> ActorSnapshot:
+        """Publish the current actors now (also the initial snapshot)."""
+        with self._lock:
+            self._version += 1
+            self._snapshot = ActorSnapshot(self._version, actor_weights(self.agent), time.monotonic())
+            self._since_snapshot = 0
+            return self._snapshot
+
+    def state_dict(self) -> dict[str, object]:
+        """The training copy's full state (for checkpoints); taken under the learner's lock."""
+        with self._lock:
+            return copy.deepcopy(self.agent.state_dict())
+
+    def drain(self, timeout_s: float = 30.0) -> bool:
+        """Wait until every queued transition has been learned from (tests, shutdown)."""
+        deadline = time.monotonic() + timeout_s
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return not self._queue.unfinished_tasks
+
+    def _run(self) -> None:
+        while True:
+            tr = self._queue.get()
+            try:
+                if tr is None:
+                    return
+                self._learn(tr)
+            except Exception:  # a learner bug must not take the control loop with it
+                self.errors += 1
+                _log.exception("learner step failed")
+            finally:
+                self._queue.task_done()
+
+    def _learn(self, tr: Transition) -> None:
+        with self._lock:
+            self.agent.observe(tr)
+            self.stored += 1
+            for _ in range(self.updates_per_step):
+                if self.agent.update():
+                    self.updates += 1
+                    self._since_snapshot += 1
+        if self._since_snapshot >= self.snapshot_every:
+            self.publish()
