@@ -52,10 +52,6 @@ def _save(store: CheckpointStore, du: str, learner: Learner, meta: dict[str, Any
     store.save(du, learner.state_dict(), meta)
 
 
-def _save(store: CheckpointStore, du: str, learner: Learner, meta: dict[str, Any]) -> None:
-    store.save(du, learner.state_dict(), meta)
-
-
 _log = logging.getLogger(__name__)
 _SWEEP_S = 0.02
 _LOG_EVERY = 1000
