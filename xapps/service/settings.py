@@ -341,6 +341,19 @@ class XappSettings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="log level (the descriptor's logger.level maps here)"
     )
+    scenario: str = Field(
+        default="paper",
+        min_length=1,
+        description="the DU tasks served (cell, slices, SLAs): a bundled scenario name or a "
+        "scenario YAML path (`metahrl e2sim` runs the same file)",
+    )
+    agent: str = Field(
+        default="paper",
+        min_length=1,
+        description="agent sizes and hyper-parameters for a scratch start: a bundled training "
+        "config name or a YAML path (a checkpoint brings its own)",
+    )
+    seed: int = Field(default=0, ge=0, description="seed of scratch agents and exploration noise")
     init: str = Field(
         default="scratch",
         min_length=1,
@@ -414,7 +427,12 @@ class _MappingEnvSource(EnvSettingsSource):
         super().__init__(XappSettings)
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
-        return {key.lower(): value for key, value in self._given.items()}
+        # As pydantic-settings does for os.environ: empty means unset, "null" means None.
+        return {
+            key.lower(): (None if value == "null" else value)
+            for key, value in self._given.items()
+            if value != ""
+        }
 
 
 class _Layer:
