@@ -63,9 +63,10 @@ _RETRYABLE: Final = {
 
 @dataclass(frozen=True)
 class ClientTls:
-    """PEM bytes: the CA that signed the server, and (mTLS) this DU's key and certificate."""
+    """PEM bytes: the CA that signed the server (None: the system's roots), and (mTLS) this DU's
+    key and certificate."""
 
-    root_ca: bytes
+    root_ca: bytes | None
     key: bytes | None = None
     cert: bytes | None = None
     server_name: str | None = None  # override the name checked against the certificate
@@ -219,16 +220,22 @@ class MetaClient:
         """Send ``update`` for the open round on the latest known version; True once committed."""
         return await self.send(self.prepare(update, dtype=dtype), chunk_bytes=chunk_bytes)
 
-    async def send(self, prepared: PreparedUpdate, *, chunk_bytes: int | None = None) -> bool:
-        """Upload a prepared update: BeginUpdate, the chunks the controller lacks, CommitUpdate."""
+    async def send(
+        self, prepared: PreparedUpdate, *, base: MetaInit | None = None, chunk_bytes: int | None = None
+    ) -> bool:
+        """Upload a prepared update: BeginUpdate, the chunks the controller lacks, CommitUpdate.
+
+        ``base``: the meta-init the update was computed from (its round and version are claimed;
+        default: the latest known), so an update is never sent against a newer base."""
         if not self.registered and not await self.register():
             return False
-        assert self.round is not None and self.version is not None
+        round_, version = (self.round, self.version) if base is None else (base.round, base.version)
+        assert round_ is not None and version is not None
         update, data = prepared.update, prepared.data
         size = int(chunk_bytes or self._max_chunk)
         parts = list(chunks(data, size))
         begin = pb.BeginUpdateRequest(
-            du_id=self.du_id, round=self.round, base_version=self.version,
+            du_id=self.du_id, round=round_, base_version=version,
             dtype=pb.FLOAT32 if prepared.dtype == "float32" else pb.BFLOAT16, total_bytes=len(data),
             chunk_bytes=size, sha256=prepared.sha256, samples=update.samples,
             td=[pb.TdStat(group=g, variance=v, count=update.td_count.get(g, 0))
