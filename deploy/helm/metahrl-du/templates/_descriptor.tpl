@@ -20,6 +20,6 @@ takes) with this release's name, image and the `controls` overrides of the value
 {{- define "du.e2port" -}}
 {{- $c := (include "du.descriptor" . | fromJson).controls -}}
 {{- if eq (default "direct" $c.e2.mode) "direct" -}}
-{{- default 36421 $c.e2.listen_port | int -}}
+{{- required "controls.e2.listen_port: the E2 listen port of direct mode" $c.e2.listen_port | int -}}
 {{- end -}}
 {{- end -}}
