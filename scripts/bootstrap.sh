@@ -11,6 +11,28 @@ if [ ! -x "$venv/bin/python" ]; then
     echo "[bootstrap] creating virtual environment in $venv" >&2
     "$py" -m venv "$venv"
 fi
+# OSC path (RMR): librmr built from the vendored source into $venv/rmr (about 5 s, once; ric.rmr
+# loads $venv/rmr/lib/librmr_si.so itself, no LD_LIBRARY_PATH needed), and ricxappframe 3.2.2
+# without its dependencies (its protobuf<3.21 pin conflicts with ours) plus the runtime ones it
+# really needs (six is used but undeclared). Without them the RMR tests skip, saying why.
+osc_rmr() {
+    local shared="${METAHRL_SHARED_DIR:-$root/../shared}"
+    local pipq=("$venv/bin/python" -m pip --disable-pip-version-check -q)
+    if [ ! -e "$venv/rmr/lib/librmr_si.so" ]; then
+        if [ -f "$shared/tools/build-rmr.sh" ]; then
+            echo "[bootstrap] building librmr into $venv/rmr" >&2
+            bash "$shared/tools/build-rmr.sh" "$venv/rmr" || echo "[bootstrap] librmr build failed" >&2
+        else
+            echo "[bootstrap] $shared/tools/build-rmr.sh not found: no librmr" >&2
+        fi
+    fi
+    if ! "$venv/bin/python" -c 'import ricxappframe' 2>/dev/null; then
+        echo "[bootstrap] installing ricxappframe==3.2.2 (--no-deps)" >&2
+        "${pipq[@]}" install --no-deps "ricxappframe==3.2.2"
+        "${pipq[@]}" install inotify-simple inotify msgpack mdclogpy requests six
+    fi
+}
+osc_rmr
 stamp="$venv/.bootstrap-stamp"
 want="$(cat "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
