@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reproduce": ("experiments.meta.cli", "reproduce the paper's figures, tables and claims; write a report"),
     "e2sim": ("e2sim.e2_cli", "run the simulator as E2 nodes (one per DU) connected to a near-RT RIC"),
     "meta-controller": ("meta_controller.cli", "meta-controller xApp: gRPC rounds, meta-inits, SDL state"),
+    "osc-platform": ("osc_platform.cli", "OSC platform stand-in: E2 termination over RMR, submgr, e2mgr"),
 }
 
 # `metahrl bench NAME`: name -> (module, help). The module provides add_arguments() and run().
