@@ -11,8 +11,9 @@
     endpoint.close()
 
 * **Library:** :func:`load_rmr` finds ``librmr_si.so`` explicitly — ``$METAHRL_RMR_LIB`` (the
-  file or its directory), else ``<repo>/.venv/rmr/lib`` (where ``scripts/bootstrap.sh`` builds
-  it with ``../shared/tools/build-rmr.sh``), else the dynamic linker's search path
+  file or its directory), else ``<venv>/rmr/lib`` or ``<repo>/.venv/rmr/lib`` (where
+  ``scripts/bootstrap.sh`` builds it with ``../shared/tools/build-rmr.sh``), else the dynamic
+  linker's search path
   (``LD_LIBRARY_PATH`` at process start, as in OSC images) — so no ``LD_LIBRARY_PATH`` has to
   be exported before Python starts. :class:`RmrUnavailableError` says what was tried.
 * **Routing:** a static route table (``RMR_SEED_RT``, with ``RMR_RTG_SVC=-1`` so RMR does not
@@ -38,6 +39,7 @@ import enum
 import importlib
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -113,14 +115,17 @@ class RmrSendError(RmrError):
 
 
 def find_rmr_library() -> Path | None:
-    """The ``librmr_si.so`` to load: ``$METAHRL_RMR_LIB`` (file or directory), else the
-    repository's ``.venv/rmr/lib``; ``None``: leave it to the dynamic linker's search path."""
+    """The ``librmr_si.so`` to load: ``$METAHRL_RMR_LIB`` (file or directory), else the running
+    virtual environment's ``rmr/lib``, else the repository's ``.venv/rmr/lib``; ``None``: leave
+    it to the dynamic linker's search path."""
     configured = os.environ.get(RMR_LIB_ENV, "").strip()
     if configured:
         path = Path(configured)
         return path / _LIB_NAME if path.is_dir() else path
-    candidate = _REPO_LIB_DIR / _LIB_NAME
-    return candidate if candidate.exists() else None
+    for directory in (Path(sys.prefix) / "rmr" / "lib", _REPO_LIB_DIR):
+        if (directory / _LIB_NAME).exists():
+            return directory / _LIB_NAME
+    return None
 
 
 @contextlib.contextmanager
