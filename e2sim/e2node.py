@@ -885,6 +885,9 @@ class E2SimNodes:
             if self.clock() >= next_log:
                 next_log += cfg.progress_every_s
                 self._log_progress()
+        if cfg.lockstep and not self._stop.is_set():
+            await self._lockstep_wait()  # the answer to the last report is applied too
+            await asyncio.sleep(0)
 
     async def _backpressure(self) -> None:
         """Yield to the network; wait while a connection's send buffer is full, and while no

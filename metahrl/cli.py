@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("experiments.eval_cli", "evaluate HRL checkpoints and baselines on K seeds (mean ± CI95)"),
     "reproduce": ("experiments.meta.cli", "reproduce the paper's figures, tables and claims; write a report"),
     "e2sim": ("e2sim.e2_cli", "run the simulator as E2 nodes (one per DU) connected to a near-RT RIC"),
+    "xapp": ("metahrl.xapp_cli", "the DU HRL xApp: KPM in, RC slice and per-UE PRB control out"),
     "meta-controller": ("meta_controller.cli", "meta-controller xApp: gRPC rounds, meta-inits, SDL state"),
     "osc-platform": ("osc_platform.cli", "OSC platform stand-in: E2 termination over RMR, submgr, e2mgr"),
 }

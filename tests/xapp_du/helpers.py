@@ -65,7 +65,7 @@ async def run_closed_loop(
     settings: dict[str, Any] | None = None,
     lockstep: bool = True,
     actors: AgentPool | None = None,
-) -> tuple[XappService, Recorder, dict[str, int | float]]:
+) -> tuple[XappService, Recorder, E2SimNodes]:
     """The xApp (all DUs, direct E2 on a free port) against E2 nodes of a fresh simulator."""
     s = XappSettings.model_validate({"e2": {"listen_port": 0}, **(settings or {})})
     e2 = DirectE2("127.0.0.1", 0)
@@ -93,7 +93,7 @@ async def run_closed_loop(
         await asyncio.sleep(0.05)  # the last controls' answers
     finally:
         await service.close()
-    return service, rec, nodes.stats()
+    return service, rec, nodes
 
 
 def env_rollout(

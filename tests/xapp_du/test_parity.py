@@ -30,10 +30,10 @@ def test_kpm_decoded_observations_and_returns_equal_the_env() -> None:
     env = share_env(scenario)
     pool = tiny_pool(env, seed=3)
     seen, env_ret = env_rollout(env, GreedyPolicy(pool), seed=11, steps=STEPS)
-    service, rec, stats = asyncio.run(
+    service, rec, nodes = asyncio.run(
         run_closed_loop(scenario, tiny_pool(env, seed=3), env, seed=11, steps=STEPS)
     )
-    assert stats["lockstep_timeouts"] == 0
+    assert nodes.stats()["lockstep_timeouts"] == 0
     for du in range(env.n_du):
         got = rec.decisions[du]
         assert len(got) == STEPS + 1, f"DU {du}: {len(got)} decisions"
