@@ -13,8 +13,11 @@ before the clock starts. Per round, as the median over ``--rounds``:
                           in this process: the aggregation with no transport, no durability
   round_ratio_to_inprocess_N   round_ms_N / inprocess_ms_N
   controller_peak_rss_mb_N     peak resident memory (VmHWM) of that controller process
-  controller_start_rss_mb_N    …and the same once it serves, before any DU connects
+  controller_start_rss_mb_N    …and the same once it serves, before any DU connects (Python,
+                               torch, gRPC, FastAPI: the same for any N)
+  controller_round_rss_mb_N    peak − start: what the rounds themselves add
   round_updates_mb_N           one round's float32 updates (N × 4 bytes × parameters)
+  controller_[round_]rss_ratio_to_updates_N   those two memories / round_updates_mb_N
 
 and, at the smallest N, the payload bytes the controller received per update in float32 and in
 bfloat16 (read from its own ``metahrl_meta_received_bytes_total``). Issue 10's targets: round ≤
@@ -253,6 +256,8 @@ def _measure_n(
         f"controller_start_rss_mb_{n}": start_rss,
         f"round_updates_mb_{n}": updates_mb,
         f"controller_rss_ratio_to_updates_{n}": peak / updates_mb,
+        f"controller_round_rss_mb_{n}": peak - start_rss,
+        f"controller_round_rss_ratio_to_updates_{n}": (peak - start_rss) / updates_mb,
         f"wire_bytes_per_update_float32_{n}": received / (n * rounds),
     }
 

@@ -159,9 +159,7 @@ class Rounds:
         if not du or len(du) > 64 or not all(c.isalnum() or c in "_-" for c in du):
             raise Refused("invalid_argument", "invalid", f"du_id {du!r}: letters, digits, _ or - (≤ 64)")
         self._check_layout(layout_sha256, spec)
-        if du not in self.registered:
-            self._grow(len(self.registered) + 1)
-        self.registered[du] = task_json
+        self.registered[du] = task_json  # its stack row is allocated by its first upload
 
     def _check_layout(self, digest: str, spec: Sequence[tuple[str, Sequence[int]]]) -> None:
         names = [n for n, _ in spec]
@@ -184,6 +182,8 @@ class Rounds:
             raise Refused("invalid_argument", "invalid", "layout sha256 does not match the meta-parameters'")
 
     def _grow(self, rows: int) -> None:
+        """Make the stack ``rows`` long (growing costs old + new rows for a moment, so it happens
+        once per new DU, at its first upload, not at each registration)."""
         if rows > self._stack.shape[0]:
             bigger = torch.zeros(rows, self.layout.numel, dtype=self._stack.dtype)
             bigger[: self._stack.shape[0]] = self._stack
@@ -230,6 +230,7 @@ class Rounds:
             dict(td), samples, chunk_count(total_bytes, chunk_bytes),
         )  # fmt: skip
         self.uploads[upload_id] = upload
+        self._grow(len(self.registered))
         return upload
 
     def _check_header(

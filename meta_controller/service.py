@@ -220,12 +220,25 @@ class Controller:
         return pb.UploadChunkResponse(index=req.index, duplicate=duplicate)
 
     async def commit(self, upload_id: str) -> pb.CommitUpdateResponse:
+        """Validate, make durable, then accept. The SDL write runs without the lock (other DUs'
+        chunks keep flowing) on a copy of the row; the round is re-checked before accepting."""
         async with self._lock:
             update = self.rounds.validate(upload_id)
             round_ = self.rounds.round
-            if not update.upload.accepted:
-                wire = wire_bytes(update.row, update.upload.dtype)
-                await self._sdl(lambda: self.store.save_update(update.upload, wire))
+            upload = update.upload
+            record = (
+                None
+                if upload.accepted
+                else self.store.pack_update(upload, wire_bytes(update.row, upload.dtype))
+            )
+        if record is not None:
+            await self._sdl(lambda: self.store.put_update(upload, record))
+        async with self._lock:
+            if self.rounds.round != round_:
+                raise Refused("failed_precondition", "closed_round", f"round {round_} closed meanwhile")
+            if self.rounds.uploads.get(upload_id) is not upload:  # replaced by a newer attempt
+                raise Refused("failed_precondition", "duplicate", f"upload {upload_id} was replaced")
+            if record is not None and not upload.accepted:
                 self.rounds.accept(update, self.clock())
                 self.metrics.accepted.inc()
             accepted = len(self.rounds.reporting)

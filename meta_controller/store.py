@@ -139,10 +139,18 @@ class MetaStore:
         return {k.split("/", 1)[1]: got[k].decode() for k in keys if k in got}
 
     def save_update(self, upload: Upload, wire: bytes | memoryview) -> None:
+        self.put_update(upload, self.pack_update(upload, wire))
+
+    @staticmethod
+    def pack_update(upload: Upload, wire: bytes | memoryview) -> bytes:
+        """The stored record of an accepted update (a copy: ``wire`` may change afterwards)."""
         header = asdict(upload) | {"td": {g: asdict(s) for g, s in upload.td.items()}}
         header.pop("received")
         header["digest"] = upload.digest.hex()
-        self.sdl.set(self.ns, {f"update/{upload.round}/{upload.du}": _pack(header, wire)})
+        return _pack(header, wire)
+
+    def put_update(self, upload: Upload, record: bytes) -> None:
+        self.sdl.set(self.ns, {f"update/{upload.round}/{upload.du}": record})
 
     def load_updates(self, round_: int) -> list[tuple[Upload, bytes]]:
         keys = self.sdl.keys(self.ns, f"update/{round_}/*")
