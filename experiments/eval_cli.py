@@ -43,8 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="POLICY",
-        help=f"baseline ({', '.join(BASELINES)}), run dir / checkpoint file, or NAME=DIR,DIR,... "
-        "(repeatable)",
+        help=f"baseline ({', '.join(BASELINES)}), run dir / checkpoint file, NAME=DIR,DIR,... "
+        "or sb3:RUN_DIR (a `metahrl train --learner` baseline run) (repeatable)",
     )
     p.add_argument("--all-baselines", action="store_true", help="also evaluate every baseline")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds K (default: 3)")

@@ -53,6 +53,9 @@ SLICE_METRICS = (
 )
 
 
+SB3_PREFIX = "sb3:"
+
+
 @dataclass(frozen=True)
 class PolicySpec:
     """A baseline (``paths`` empty) or a group of trained checkpoints."""
@@ -66,9 +69,15 @@ class PolicySpec:
 
 
 def parse_policy(text: str) -> PolicySpec:
-    """``equal-rr`` | ``runs/p0`` | ``runs/p0/checkpoint.pt`` | ``hrl=runs/p0,runs/p1``."""
+    """``equal-rr`` | ``runs/p0`` | ``runs/p0/checkpoint.pt`` | ``hrl=runs/p0,runs/p1`` |
+    ``sb3:RUN_DIR`` (a ``--learner`` baseline run, :mod:`experiments.sb3_baselines`)."""
     if text in BASELINES:
         return PolicySpec(text)
+    if text.startswith(SB3_PREFIX):
+        path = Path(text.removeprefix(SB3_PREFIX))
+        if not path.is_dir():
+            raise ValueError(f"policy {text!r}: {path} is not a run directory")
+        return PolicySpec(text, (path,))
     name, sep, rest = text.partition("=")
     if sep:
         paths = tuple(Path(p) for p in rest.split(",") if p)
@@ -143,6 +152,10 @@ def evaluate(
         runners: Iterable[Callable[[int], RunResult]]
         if spec.is_baseline:
             runners = [_baseline_runner(spec.name, scenario, steps, low_action)]
+        elif spec.name.startswith(SB3_PREFIX):
+            from experiments.sb3_baselines import run_dir_runner
+
+            runners = (run_dir_runner(p, scenario, steps) for p in spec.paths)
         else:
             # Lazily: one checkpoint's agents (networks and replay) in memory at a time.
             runners = (_checkpoint_runner(p, scenario, steps) for p in spec.paths)

@@ -10,8 +10,15 @@ scenario, seed and config must be the ones it started with (--steps may grow).
 Settings come from --config (a YAML file or a bundled name: paper, tiny) over the documented
 defaults of experiments.config.TrainConfig; --steps overrides the config's step count.
 
+--learner trains a baseline instead of the HRL agents: the high-level slice split only, with
+Stable-Baselines3 (sb3-td3, sb3-sac, sb3-ppo; needs the 'sb3' extra) or our DDPG (ddpg-split),
+one policy shared by every DU on the metahrl_gym view, per-UE scheduling by --low; the same env
+steps, network sizes and evaluation as the config (see experiments.sb3_baselines). Evaluate it
+with `metahrl eval --policy sb3:RUN_DIR`.
+
 Examples:
   metahrl train --scenario paper --config paper --seed 0 --out runs/paper-s0
+  metahrl train --scenario paper --config paper --learner sb3-td3 --out runs/paper-td3-s0
   metahrl train --scenario paper --config paper --seed 0 --out runs/paper-s0 --resume
   metahrl train --scenario experiments/scenarios/small.yaml --config tiny --steps 2000 --out runs/tiny
 """
@@ -33,6 +40,7 @@ from e2sim.cli import add_scenario_argument
 from e2sim.scenario import ScenarioError, load_scenario
 from experiments.checkpoint import CheckpointError
 from experiments.config import ConfigError, TrainConfig, bundled_configs, load_train_config
+from experiments.sb3_baselines import LEARNERS
 from experiments.train import RunExistsError, Trainer
 
 __all__ = ["add_arguments", "run"]
@@ -52,6 +60,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: the config's)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument(
+        "--learner",
+        choices=("hrl", *LEARNERS),
+        default="hrl",
+        help="hrl (default: our hierarchical agents) or a high-level baseline learner (see above)",
+    )
+    p.add_argument(
+        "--low",
+        choices=("pf", "rr", "uniform"),
+        default="pf",
+        help="baseline learners: per-UE scheduling inside slices (default: pf, the node's scheduler)",
+    )
 
 
 def _config(args: argparse.Namespace) -> TrainConfig:
@@ -112,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     torch.set_num_threads(cfg.threads)
+    if args.learner != "hrl":
+        return _run_baseline(args, scenario, cfg)
     out = args.out or Path("runs") / f"{scenario.name}-s{args.seed}"
     try:
         trainer = Trainer(scenario, cfg, args.seed, out, resume=args.resume)
@@ -134,4 +156,27 @@ def run(args: argparse.Namespace) -> int:
     if ev is not None:
         print(f"done: {result.step} steps; last greedy eval R_h {ev['reward_high_mean']:.3f}, return "
               f"{ev['return']:.2f}; logs and checkpoint in {result.out_dir}")  # fmt: skip
+    return 0
+
+
+def _run_baseline(args: argparse.Namespace, scenario: Any, cfg: TrainConfig) -> int:
+    """``--learner sb3-…|ddpg-split``: train the high-level baseline (experiments.sb3_baselines)."""
+    from experiments.sb3_baselines import train_baseline
+
+    out = args.out or Path("runs") / f"{scenario.name}-{args.learner}-s{args.seed}"
+    try:
+        res = train_baseline(scenario, cfg, args.learner, args.seed, out, low=args.low)
+    except ModuleNotFoundError as err:
+        print(
+            f"error: {err.name} is missing; install the extra: pip install 'oran-metahrl[sb3]'",
+            file=sys.stderr,
+        )
+        return 2
+    except RunExistsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    ev = res.last_eval
+    speed = f"{res.wall_s_per_1000_steps:.2f} s per 1,000"
+    print(f"done: {args.learner}, {res.steps} steps ({speed}); last greedy eval R_h "
+          f"{ev['reward_high_mean']:.3f}, return {ev['return']:.2f}; run in {res.out_dir}")  # fmt: skip
     return 0
