@@ -9,6 +9,9 @@ Cases (each in a fresh child process pinned to one core, BLAS/OpenMP threads = 1
   with proportional-fair scheduling, traffic, queues and counters.
 - ``paper_scheduled``: the same with fading drawn only on scheduled links.
 - ``large_scheduled``: 30 DUs × 200 UEs per DU, scheduled-links fading; peak RSS of its process.
+- ``gym_view``: the Gymnasium view ``metahrl/SliceSplit-v0`` (paper, scheduled fading, equal split,
+  PF) against the core ``HierarchicalSlicingEnv`` stepped by the ``equal-pf`` baseline, in low-level
+  steps/s, alternating in one process; ``gym_view_ratio_to_core`` (issue 15: ≥ 0.8, views stay thin).
 
 Targets (issue 2): paper_full ≥ 700 TTI/s and ≥ 0.7× the kernel; paper_scheduled ≥ 4,000 TTI/s;
 large_scheduled ≥ 100 TTI/s with peak memory ≤ 2 GB. For scale: mobile-env (no fading,
@@ -30,7 +33,7 @@ import numpy as np
 
 __all__ = ["add_arguments", "run"]
 
-CASES = ("kernel", "paper_full", "paper_scheduled", "large_scheduled")
+CASES = ("kernel", "paper_full", "paper_scheduled", "large_scheduled", "gym_view")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -86,7 +89,34 @@ def _simulator(scenario_name: str, fading: str, ttis: int, repeats: int) -> floa
     return best
 
 
+def _gym_view(steps: int, repeats: int) -> dict[str, float]:
+    """Low-level steps/s of the core env (equal-pf) and of the SliceSplit-v0 view (same work)."""
+    from e2sim.env import shares_to_action
+    from e2sim.policies import make_baseline
+    from metahrl_gym.slice_split import SliceSplitEnv
+
+    view = SliceSplitEnv(scenario="paper", others="equal", low="pf")
+    core, period = view.core.env, view.core.env.config.high_period_steps
+    equal = shares_to_action(np.full(3, 1.0 / 3.0)).astype(np.float32)
+    best_core = best_view = 0.0
+    for r in range(repeats):
+        obs, _ = core.reset(r)
+        policy = make_baseline("equal-pf", core)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            obs, *_ = core.step(policy.act(obs))
+        best_core = max(best_core, steps / (time.perf_counter() - t0))
+        view.reset(seed=r)
+        t0 = time.perf_counter()
+        for _ in range(steps // period):
+            view.step(equal)
+        best_view = max(best_view, steps // period * period / (time.perf_counter() - t0))
+    return {"core_steps_per_s": best_core, "view_steps_per_s": best_view}
+
+
 def _child(case: str, ttis: int, large_ttis: int, repeats: int) -> dict[str, float]:
+    if case == "gym_view":
+        return _gym_view(max(ttis // 10, 100), repeats)
     if case == "kernel":
         return {"tti_per_s": _kernel(ttis, repeats)}
     if case == "large_scheduled":
@@ -138,6 +168,11 @@ def run(args: argparse.Namespace) -> int:
         "paper_full_peak_mem_mb": round(res["paper_full"]["peak_mem_mb"], 1),
         "large_scheduled_tti_per_s": round(res["large_scheduled"]["tti_per_s"], 1),
         "large_peak_mem_mb": round(res["large_scheduled"]["peak_mem_mb"], 1),
+        "core_env_steps_per_s": round(res["gym_view"]["core_steps_per_s"], 1),
+        "gym_view_steps_per_s": round(res["gym_view"]["view_steps_per_s"], 1),
+        "gym_view_ratio_to_core": round(
+            res["gym_view"]["view_steps_per_s"] / res["gym_view"]["core_steps_per_s"], 3
+        ),
         "threads": 1,
     }
     if args.json:
@@ -155,6 +190,10 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"30 DUs × 200 UEs, scheduled-links:        {out['large_scheduled_tti_per_s']:10.1f} TTI/s   "
         f"peak RSS {out['large_peak_mem_mb']:.0f} MB   (target ≥ 100 TTI/s, ≤ 2048 MB)"
+    )
+    print(
+        f"Gymnasium view SliceSplit-v0 (paper):     {out['gym_view_steps_per_s']:10.1f} steps/s "
+        f"{out['gym_view_ratio_to_core']:.2f}× core env {out['core_env_steps_per_s']:.1f}  (target ≥ 0.8)"
     )
     return 0
 
