@@ -80,7 +80,7 @@ def _random_reference() -> list[float]:
         rng = np.random.default_rng(seed)
 
         def predict(obs: np.ndarray, rng: np.random.Generator = rng) -> np.ndarray:
-            return rng.uniform(-1.0, 1.0, obs.shape[:1] + (3,)).astype(np.float32)
+            return rng.uniform(-1.0, 1.0, (*obs.shape[:1], 3)).astype(np.float32)
 
         res = _greedy_eval(predict, sc, env_cfg, "pf", EVAL_STEPS, seed, "uniform-random")
         out.append(res.reward_high_mean)
