@@ -4,7 +4,8 @@ Behaviour, as submgr documents it:
 
 * ``POST /ric/v1/subscriptions`` with ``SubscriptionParams`` → ``201 SubscriptionResponse``
   carrying the ``SubscriptionId`` (allocated unless the xApp gave one; an existing one of the same
-  ``Meid`` is answered again, as submgr does for a retried request) and no instances yet. Each
+  ``Meid`` is answered again, as submgr does for a retried request, at the request's — possibly
+  new — ``ClientEndpoint``) and no instances yet. Each
   ``SubscriptionDetail`` becomes one E2 RIC Subscription Request to the node; its
   ``E2EventInstanceId`` is the RIC instance ID of that E2 subscription, which is also the RMR
   ``sub_id`` of its RIC Indications (12050). The outcome is POSTed asynchronously to the
@@ -211,6 +212,7 @@ class SubscriptionManager:
             return 503, {"error": f"E2 node {params.Meid} is not connected"}
         existing = self.subscriptions.get(params.SubscriptionId or "")
         if existing is not None and existing.meid == params.Meid:
+            existing.params = params  # the xApp may answer (and receive) elsewhere after a restart
             self._spawn(self._renotify(existing))
             return 201, {"SubscriptionId": existing.subscription_id, "SubscriptionInstances": []}
         sub_id = params.SubscriptionId or self._new_id()

@@ -323,7 +323,18 @@ class RmrEndpoint:
     def send_to(
         self, endpoint: str, mtype: int, payload: bytes, *, meid: str | None = None, sub_id: int = -1
     ) -> None:
-        """Send straight to ``host:port`` over a wormhole (opened once per endpoint)."""
+        """Send straight to ``host:port`` over a wormhole (opened once per endpoint; reopened
+        once when a send on it fails, e.g. after the peer restarted)."""
+        try:
+            self._wormhole_send(endpoint, mtype, payload, meid, sub_id)
+        except RmrSendError:
+            self._close_wormhole(endpoint)
+            self.send_failures -= 1  # counted once, below, if the second try fails too
+            self._wormhole_send(endpoint, mtype, payload, meid, sub_id)
+
+    def _wormhole_send(
+        self, endpoint: str, mtype: int, payload: bytes, meid: str | None, sub_id: int
+    ) -> None:
         rmr, ctx = self._require()
         whid = self._wormholes.get(endpoint)
         if whid is None:
@@ -334,6 +345,11 @@ class RmrEndpoint:
             self._wormholes[endpoint] = whid
         mbuf = self._alloc(mtype, payload, meid, sub_id)
         self._finish(self._with_retries(lambda m: rmr.rmr_wh_send_msg(ctx, whid, m), mbuf), mtype, endpoint)
+
+    def _close_wormhole(self, endpoint: str) -> None:
+        whid = self._wormholes.pop(endpoint, None)
+        if whid is not None and self._rmr is not None and self._ctx is not None:
+            self._rmr.rmr_wh_close(self._ctx, whid)
 
     def reply(self, message: RmrMessage, mtype: int, payload: bytes) -> None:
         """Return-to-sender on the connection ``message`` came in on; releases its buffer."""

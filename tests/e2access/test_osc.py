@@ -7,6 +7,7 @@ Subscription Manager and E2 Manager REST in between. Nothing is mocked.
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 
@@ -14,10 +15,21 @@ from e2sim.e2node import slice_snssais
 from ric import kpm, rc
 from ric.cause import CauseRicRequest
 from ric.ids import SLICE_LEVEL_UE
-from ric.server import KpmIndication
+from ric.sdl import RedisSdl
+from ric.server import KpmIndication, NodeDisconnectedError, SubscriptionFailedError
 from tests.e2.conftest import PLMN
-from tests.osc_platform.conftest import osc_e2, require_rmr, run_async, topology, until, xapp_settings
-from xapps.e2access.base import KpmAction, NodeEvent, NodeUp
+from tests.osc_platform.conftest import (
+    Topology,
+    free_port,
+    osc_e2,
+    require_rmr,
+    run_async,
+    topology,
+    until,
+    xapp_settings,
+)
+from xapps.e2access.base import KpmAction, NodeDown, NodeEvent, NodeUp
+from xapps.e2access.osc import OscE2
 
 pytestmark = pytest.mark.usefixtures("_rmr")
 
@@ -77,3 +89,145 @@ def test_kpm_with_two_actions_and_controls_over_rmr() -> None:
             assert e2.counters.indications_undecodable == 0 and e2.counters.callback_errors == 0
 
     run_async(main())
+
+
+async def _events_of(events: object, node: str, count: int, timeout: float = 15.0) -> list[NodeEvent]:
+    """The next ``count`` events about ``node`` (others are skipped)."""
+    out: list[NodeEvent] = []
+    while len(out) < count:
+        event = await _next_event(events, timeout)
+        if event.node == node:
+            out.append(event)
+    return out
+
+
+def test_node_disconnect_deletes_subscriptions_and_reconnect_resubscribes() -> None:
+    async def main() -> None:
+        async with topology() as topo, osc_e2(xapp_settings(topo.platform)) as e2:
+            events = e2.events()
+            for _ in range(topo.sim.n_du):
+                await _next_event(events)
+            node = sorted(topo.platform.server.nodes)[1]
+            got: list[KpmIndication] = []
+            sub = await e2.subscribe_kpm(node, _actions(()), 10, got.append)
+            await until(lambda: len(got) > 0, what="first indication")
+            assert len(e2.stored_subscriptions()) == 1
+            submgr = topo.platform.submgr
+            assert submgr is not None and len(submgr.subscriptions) == 1
+
+            await topo.stop_nodes()  # every E2 connection closes
+            downs = {await _next_event(events) for _ in range(topo.sim.n_du)}
+            assert {type(e) for e in downs} == {NodeDown} and {e.node for e in downs} == set(
+                topo.platform.server.nodes
+            )
+            assert submgr.subscriptions == {}  # submgr deleted them with the connection
+            assert not sub.active and not e2.connected(node) and e2.stored_subscriptions() == {}
+            with pytest.raises(NodeDisconnectedError):
+                e2.send_slice_quotas(node, [rc.SlicePrbQuota(PLMN, 1, 1, 0, 10, 0)])
+
+            topo.start_nodes()
+            ups = {await _next_event(events, 20) for _ in range(topo.sim.n_du)}
+            assert ups == {NodeUp(n, reconnect=True) for n in topo.platform.server.nodes}
+            again: list[KpmIndication] = []
+            sub2 = await e2.subscribe_kpm(node, _actions(()), 10, again.append)
+            await until(lambda: {i.action_id for i in again} == {1, 2}, what="indications after reconnect")
+            assert sub2.active and sub2.subscription_id == sub.subscription_id  # same request, same ID
+            snssai = slice_snssais(topo.sim.scenario.slice_sd)[2]
+            outcome = await e2.send_slice_quotas(
+                node, [rc.SlicePrbQuota(PLMN, snssai.sst, snssai.sd, 0, 25, 0)]
+            )
+            assert outcome.acknowledged
+
+    run_async(main(), timeout=90)
+
+
+def test_a_flap_between_polls_is_seen_through_the_deleted_subscriptions() -> None:
+    async def main() -> None:
+        async with topology() as topo, osc_e2(xapp_settings(topo.platform, poll_interval_s=0.2)) as e2:
+            events = e2.events()
+            for _ in range(topo.sim.n_du):
+                await _next_event(events)
+            node = sorted(topo.platform.server.nodes)[0]
+            sub = await e2.subscribe_kpm(node, _actions(()), 10, lambda _i: None)
+            await topo.platform.disconnect_all()  # the nodes reconnect within ~0.1 s
+            down, up = await _events_of(events, node, 2)
+            assert isinstance(down, NodeDown) and up == NodeUp(node, reconnect=True)
+            assert not sub.active
+            got: list[KpmIndication] = []
+            await until(lambda: topo.platform.server.nodes[node].connected, what="node back")
+            await e2.subscribe_kpm(node, _actions(()), 10, got.append)
+            await until(lambda: len(got) > 0, what="indications after the flap")
+
+    run_async(main(), timeout=60)
+
+
+def test_notification_before_the_http_response() -> None:
+    async def main() -> None:
+        async with topology(notify_first=True) as topo, osc_e2(xapp_settings(topo.platform)) as e2:
+            node = sorted(topo.platform.server.nodes)[2]
+            await until(lambda: e2.connected(node), what="node up")
+            got: list[KpmIndication] = []
+            sub = await e2.subscribe_kpm(node, _actions(()), 10, got.append)
+            assert e2.counters.notifications_early == 1  # it came first and was kept
+            await until(lambda: {i.action_id for i in got} == {1, 2}, what="indications")
+            assert sub.active and e2.counters.indications_unmatched == 0
+
+    run_async(main())
+
+
+def test_a_refused_subscription_raises_with_the_nodes_cause() -> None:
+    async def main() -> None:
+        async with topology() as topo, osc_e2(xapp_settings(topo.platform)) as e2:
+            node = sorted(topo.platform.server.nodes)[0]
+            await until(lambda: e2.connected(node), what="node up")
+            bogus = kpm.node_level_action(["Not.A.Measurement"], 10)
+            with pytest.raises(SubscriptionFailedError) as info:
+                await e2.subscribe_kpm(node, [KpmAction(1, bogus)], 10, lambda _i: None)
+            assert info.value.cause is CauseRicRequest.ACTION_NOT_SUPPORTED
+            assert e2.counters.subscribe_failures == 1 and e2.stored_subscriptions() == {}
+
+    run_async(main())
+
+
+def test_subscription_ids_survive_a_restart_through_redis() -> None:
+    async def main() -> None:
+        sdl = RedisSdl("redis://127.0.0.1:6379/0")
+        if not sdl.ping():
+            pytest.skip("no redis-server on 127.0.0.1:6379")
+        namespace = f"metahrl-osc-test-{uuid.uuid4().hex[:8]}"
+        try:
+            async with topology() as topo:
+                await _restart_scenario(topo, sdl, namespace)
+        finally:
+            sdl.delete(namespace, sdl.keys(namespace))
+            sdl.close()
+
+    run_async(main(), timeout=90)
+
+
+async def _restart_scenario(topo: Topology, sdl: RedisSdl, namespace: str) -> None:
+    settings = xapp_settings(topo.platform, sdl_namespace=namespace, instance="du-test", rmr_port=free_port())
+    a, b = sorted(topo.platform.server.nodes)[:2]
+    submgr = topo.platform.submgr
+    assert submgr is not None
+    first = OscE2(settings, sdl)
+    await first.start()
+    kept = await first.subscribe_kpm(a, _actions(()), 10, lambda _i: None)
+    other = await first.subscribe_kpm(b, _actions(()), 20, lambda _i: None)
+    await first.close(keep_subscriptions=True)  # a rolling restart: submgr keeps both
+    assert set(submgr.subscriptions) == {kept.subscription_id, other.subscription_id}
+
+    # The next run answers on other ports (librmr's rmr_close leaves an in-process context's
+    # connections open, so a same-process restart cannot take the port over; a new pod would).
+    restarted = settings.model_copy(update={"rmr_port": free_port()})
+    async with osc_e2(restarted, sdl) as second:
+        assert second.stored_subscriptions() == {kept.subscription_id: a, other.subscription_id: b}
+        got: list[KpmIndication] = []
+        again = await second.subscribe_kpm(a, _actions(()), 10, got.append)
+        assert again.subscription_id == kept.subscription_id and second.counters.subscriptions_reused == 1
+        assert len(topo.platform.server.nodes[a].subscriptions) == 1  # no second E2 subscription
+        await until(lambda: len(got) > 0, what="indications of the reused subscription")
+        await second.purge_stale()  # the one not asked for again is deleted at submgr and in the SDL
+        assert set(submgr.subscriptions) == {kept.subscription_id} and second.counters.stale_deleted == 1
+        assert second.stored_subscriptions() == {kept.subscription_id: a}
+    assert submgr.subscriptions == {}  # a plain close deletes

@@ -538,12 +538,11 @@ class OscE2:
         return response.json()
 
     async def _poll_once(self) -> None:
+        known = list(self._subs.values())  # only these can be checked against the listing below
         try:
             states = await self._get_json(f"{self.settings.e2mgr_url}/v1/nodeb/states")
             listed = (
-                await self._get_json(f"{self.settings.submgr_url}/ric/v1/subscriptions")
-                if self._subs
-                else None
+                await self._get_json(f"{self.settings.submgr_url}/ric/v1/subscriptions") if known else None
             )
             now_up = {str(n["inventoryName"]): n.get("connectionStatus") == "CONNECTED" for n in states}
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
@@ -557,7 +556,7 @@ class OscE2:
         self._poll_ok = True
         self._apply_states(now_up)
         if listed is not None:
-            self._check_listed(listed)
+            self._check_listed(listed, [sub for sub in known if sub.active])
 
     def _apply_states(self, now_up: dict[str, bool]) -> None:
         for node in sorted(set(self._up) | set(now_up)):
@@ -568,16 +567,16 @@ class OscE2:
             elif was and not up:
                 self._node_down(node, "E2 Manager: not connected")
 
-    def _check_listed(self, listed: Any) -> None:
+    def _check_listed(self, listed: Any, known: list[OscSubscription]) -> None:
         """Nodes whose subscriptions submgr no longer lists went down and came back."""
         present = {
             (str(item.get("Meid")), int(inst.get("E2EventInstanceId", -1)))
             for item in listed
             for inst in item.get("SubscriptionInstances") or ()
         }
-        for node in sorted({s.node for s in self._subs.values()}):
-            subs = [s for s in self._subs.values() if s.node == node]
-            if self.connected(node) and any((node, i) not in present for s in subs for i in s.instances):
+        for node in sorted({s.node for s in known}):
+            gone = [s for s in known if s.node == node and any((node, i) not in present for i in s.instances)]
+            if gone and self.connected(node):
                 self._node_down(node, "its subscriptions were deleted by the platform")
                 self._up[node] = True
                 self._events.put_nowait(NodeUp(node, reconnect=True))
