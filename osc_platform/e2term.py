@@ -39,6 +39,7 @@ class E2Term:
         self.server = server
         self.counters = counters
         self._rmr: RmrEndpoint | None = None
+        self._unroutable: set[str] = set()
 
     def attach(self, endpoint: RmrEndpoint) -> None:
         self._rmr = endpoint
@@ -56,8 +57,13 @@ class E2Term:
         except RmrSendError as exc:
             self.counters.indications_unroutable += 1
             self.counters.rmr_send_failed += 1
-            _log.warning("e2term: indication of %s to %s not sent: %s", node, endpoint, exc)
+            if endpoint not in self._unroutable:  # once per outage of that endpoint
+                self._unroutable.add(endpoint)
+                _log.warning("e2term: indications to %s not sent (until it is back): %s", endpoint, exc)
             return
+        if endpoint in self._unroutable:
+            self._unroutable.discard(endpoint)
+            _log.info("e2term: indications reach %s again", endpoint)
         self.counters.indications_forwarded += 1
 
     # ------------------------------------------------------------------ xApp → node

@@ -31,7 +31,7 @@ import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import APIRouter, Request, Response
@@ -68,6 +68,10 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+Octets = list[Annotated[int, Field(ge=0, le=255)]]
+"""An E2SM byte array (the Swagger's integer arrays; each item is one octet)."""
+
+
 class EndpointBody(_Wire):
     Host: str = Field(min_length=1)
     HTTPPort: int = Field(ge=0, le=65535)
@@ -82,13 +86,13 @@ class SubsequentActionBody(_Wire):
 class ActionBody(_Wire):
     ActionID: int = Field(ge=0, le=255)
     ActionType: Literal["insert", "policy", "report"]
-    ActionDefinition: list[int] | None = None
+    ActionDefinition: Octets | None = None
     SubsequentAction: SubsequentActionBody | None = None
 
 
 class DetailBody(_Wire):
     XappEventInstanceId: int = Field(ge=0, le=65535)
-    EventTriggers: list[int]
+    EventTriggers: Octets
     ActionToBeSetupList: list[ActionBody]
 
 

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
+import httpx
 import pytest
 
 from e2sim.e2node import slice_snssais
 from ric import kpm, rc
 from ric.cause import CauseRicRequest
 from ric.ids import SLICE_LEVEL_UE
+from ric.rmr import RmrConfig, RmrEndpoint, RmrMessage, RmrType, write_route_table
 from ric.sdl import RedisSdl
-from ric.server import KpmIndication, NodeDisconnectedError, SubscriptionFailedError
+from ric.server import E2TimeoutError, KpmIndication, NodeDisconnectedError, SubscriptionFailedError
 from tests.e2.conftest import PLMN
 from tests.osc_platform.conftest import (
     Topology,
@@ -231,3 +234,45 @@ async def _restart_scenario(topo: Topology, sdl: RedisSdl, namespace: str) -> No
         assert set(submgr.subscriptions) == {kept.subscription_id} and second.counters.stale_deleted == 1
         assert second.stored_subscriptions() == {kept.subscription_id: a}
     assert submgr.subscriptions == {}  # a plain close deletes
+
+
+def test_unanswered_controls_time_out_and_bad_input_is_counted(tmp_path: Path) -> None:
+    """Controls routed to an RMR endpoint that never answers time out; garbage on 12050 and a
+    bad notification are counted, never fatal."""
+
+    async def main() -> None:
+        async with topology() as topo:
+            silent_port = free_port()
+            table = write_route_table(tmp_path / "rt", {RmrType.RIC_CONTROL_REQ: f"127.0.0.1:{silent_port}"})
+            heard: list[RmrMessage] = []
+            silent = RmrEndpoint(RmrConfig(port=silent_port, route_table=table), heard.append)
+            await silent.open()
+            settings = xapp_settings(topo.platform, rmr_route_table=table, control_timeout_s=0.3)
+            try:
+                async with osc_e2(settings) as e2:
+                    await _check_bad_inputs(topo, e2, silent, heard)
+            finally:
+                silent.close()
+
+    run_async(main())
+
+
+async def _check_bad_inputs(topo: Topology, e2: OscE2, silent: RmrEndpoint, heard: list[RmrMessage]) -> None:
+    node = sorted(topo.platform.server.nodes)[0]
+    await until(lambda: e2.connected(node), what="node up")
+    future = e2.send_slice_quotas(node, [rc.SlicePrbQuota(PLMN, 1, 1, 0, 10, 0)])
+    with pytest.raises(E2TimeoutError):
+        await future
+    assert len(heard) == 1 and heard[0].mtype == 12040 and heard[0].meid == node
+    assert e2.counters.controls_timed_out == 1 and e2.counters.controls_sent == 1
+
+    got: list[KpmIndication] = []
+    sub = await e2.subscribe_kpm(node, _actions(()), 10, got.append)
+    xapp = f"127.0.0.1:{e2.settings.rmr_port}"
+    silent.send_to(xapp, RmrType.RIC_INDICATION, b"\x00garbage", meid=node, sub_id=sub.instances[0])
+    await until(lambda: e2.counters.indications_undecodable == 1, what="the garbage counted")
+    await until(lambda: len(got) > 0, what="good indications still flowing")
+    async with httpx.AsyncClient(timeout=5) as http:
+        url = f"http://127.0.0.1:{e2.http_port}/ric/v1/subscriptions/response"
+        assert (await http.post(url, json={"SubscriptionInstances": "nope"})).status_code == 400
+    assert e2.counters.notifications_invalid == 1 and sub.active
