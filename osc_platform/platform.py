@@ -7,6 +7,7 @@
         platform.submgr_url       # http://127.0.0.1:<port>  (Subscription Manager: /ric/v1/...)
         platform.e2mgr_url        # the same server (E2 Manager: /v1/nodeb/...)
         platform.route_table      # the static RMR route table xApps of this host can use
+        e2 = OscE2(platform.local_xapp_settings(), MemorySdl())   # an xApp in this process
         ...
 
 Nothing is mocked: E2 nodes speak E2AP over TCP/SCTP, xApps speak real RMR (librmr) and HTTP.
@@ -20,7 +21,7 @@ import logging
 import tempfile
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,9 +31,10 @@ from osc_platform.e2mgr import e2mgr_router
 from osc_platform.e2term import E2Term
 from osc_platform.submgr import RestSubscription, SubscriptionManager, submgr_router
 from ric.link import LinkConfig
-from ric.rmr import RmrConfig, RmrEndpoint, RmrType, write_route_table
+from ric.rmr import RmrConfig, RmrEndpoint, RmrType, free_port, write_route_table
 from ric.server import Indication, NodeDisconnected, RicConfig, RicServer
 from ric.transport import TransportConfig, TransportKind
+from xapps.e2access.osc import OscE2Settings
 from xapps.service.http import HttpServer, serve
 
 __all__ = ["OscPlatform", "OscPlatformSettings"]
@@ -172,6 +174,22 @@ class OscPlatform:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+    def local_xapp_settings(self, rmr_port: int | None = None, **overrides: Any) -> OscE2Settings:
+        """Settings for an :class:`xapps.e2access.osc.OscE2` on this host using this platform:
+        its route table and REST URLs, ClientEndpoint 127.0.0.1, a notification endpoint of its
+        own on a free port (``http_bind``), ``rmr_port`` free unless given."""
+        data: dict[str, Any] = {
+            "rmr_port": rmr_port or free_port(),
+            "rmr_route_table": self.route_table,
+            "submgr_url": self.submgr_url,
+            "e2mgr_url": self.e2mgr_url,
+            "client_host": "127.0.0.1",
+            "http_port": 0,
+            "http_bind": "127.0.0.1",
+            **overrides,
+        }
+        return OscE2Settings.model_validate(data)
 
     async def disconnect_all(self) -> None:
         """Drop every E2 connection (nodes reconnect); their subscriptions are deleted."""

@@ -39,6 +39,7 @@ import enum
 import importlib
 import logging
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ __all__ = [
     "decode_e2ap_payload",
     "encode_e2ap_payload",
     "find_rmr_library",
+    "free_port",
     "load_rmr",
     "write_route_table",
 ]
@@ -183,6 +185,13 @@ def encode_e2ap_payload(message: E2apMessage) -> bytes:
 def decode_e2ap_payload(data: bytes) -> E2apMessage:
     """The E2AP message of an RMR payload (raises :class:`ric.errors.E2DecodeError`)."""
     return _decode_fast(data)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now (RMR cannot bind port 0 and report the port)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 # ---------------------------------------------------------------------------------------

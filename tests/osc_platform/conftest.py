@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +18,7 @@ import yaml
 from e2sim.core import Simulator
 from e2sim.e2node import E2SimConfig, E2SimNodes
 from osc_platform import OscPlatform, OscPlatformSettings
-from ric.rmr import RmrUnavailableError, load_rmr
+from ric.rmr import RmrUnavailableError, free_port, load_rmr
 from ric.sdl import MemorySdl, SdlStore
 from tests.ric.conftest import shared_dir
 from tests.sim.conftest import small_scenario
@@ -35,12 +33,6 @@ def require_rmr() -> None:
         load_rmr()
     except RmrUnavailableError as exc:
         pytest.skip(f"librmr unavailable (run scripts/bootstrap.sh to build it): {exc}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def swagger_schema(definition: str) -> dict[str, Any]:
@@ -111,22 +103,9 @@ async def topology(*, notify_first: bool = False, seed: int = 1) -> AsyncIterato
 
 
 def xapp_settings(platform: OscPlatform, rmr_port: int | None = None, **overrides: Any) -> OscE2Settings:
-    route_table = platform.route_table
-    assert isinstance(route_table, Path)
-    data: dict[str, Any] = {
-        "rmr_port": rmr_port or free_port(),
-        "rmr_route_table": route_table,
-        "submgr_url": platform.submgr_url,
-        "e2mgr_url": platform.e2mgr_url,
-        "client_host": "127.0.0.1",
-        "http_port": 0,
-        "http_bind": "127.0.0.1",
-        "poll_interval_s": 0.05,
-        "control_timeout_s": 2.0,
-        "subscription_timeout_s": 10.0,
-        **overrides,
-    }
-    return OscE2Settings.model_validate(data)
+    """An OscE2 of this process on ``platform``, polling fast (tests wait on node events)."""
+    test_defaults = {"poll_interval_s": 0.05, "control_timeout_s": 2.0, "subscription_timeout_s": 10.0}
+    return platform.local_xapp_settings(rmr_port, **{**test_defaults, **overrides})
 
 
 @contextlib.asynccontextmanager
