@@ -72,7 +72,10 @@ async def start(settings: ControllerSettings, registry: CollectorRegistry | None
     sdl = open_sdl(settings.sdl)
     store = MetaStore(sdl, settings.namespace, settings.keep_versions)
     metrics = ControllerMetrics(registry)
-    controller = Controller(rounds, store, metrics, tokens=tokens, sdl_check_s=settings.sdl_check_s)
+    controller = Controller(
+        rounds, store, metrics, tokens=tokens, sdl_check_s=settings.sdl_check_s,
+        push_concurrency=settings.push_concurrency,
+    )  # fmt: skip
     async with contextlib.AsyncExitStack() as undo:  # unwinds what started if a later step fails
         undo.callback(sdl.close)
         await controller.start()

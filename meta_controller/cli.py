@@ -70,6 +70,7 @@ _FLAGS = (
     _Flag("--namespace", "namespace"),
     _Flag("--keep-versions", "keep_versions", int),
     _Flag("--sdl-check", "sdl_check_s", float),
+    _Flag("--push-concurrency", "push_concurrency", int),
     _Flag("--insecure", "insecure", store_true=True),
     _Flag("--tls-cert", "tls_cert", Path),
     _Flag("--tls-key", "tls_key", Path),

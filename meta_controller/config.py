@@ -58,6 +58,9 @@ class ControllerSettings(BaseModel):
     sdl_check_s: float = Field(
         2.0, gt=0, le=60, description="seconds between SDL health checks (readiness, gRPC health)"
     )
+    push_concurrency: int = Field(
+        4, ge=1, le=1024, description="meta-init streams sending at once (bounds their buffer memory)"
+    )
     insecure: bool = Field(False, description="serve gRPC without TLS (explicit opt-in)")
     tls_cert: Path | None = Field(None, description="PEM server certificate (chain)")
     tls_key: Path | None = Field(None, description="PEM server private key")

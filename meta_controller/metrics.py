@@ -15,6 +15,7 @@ metahrl_meta_version                             gauge      —
 metahrl_meta_round                               gauge      —
 metahrl_meta_registered_dus                      gauge      —
 metahrl_meta_sdl_errors_total                    counter    —
+metahrl_meta_push_timeouts_total                 counter    — (meta-init streams aborted: DU too slow)
 ===============================================  =========  ==================================
 
 Label cardinality: ``du`` × 4 groups (bounded by the registered DUs); ``reason`` is a small enum.
@@ -61,6 +62,11 @@ class ControllerMetrics:
         self.round = Gauge(f"{p}round", "Open round", registry=registry)
         self.registered = Gauge(f"{p}registered_dus", "Registered DUs", registry=registry)
         self.sdl_errors = Counter(f"{p}sdl_errors", "SDL operations that failed", registry=registry)
+        self.push_timeouts = Counter(
+            f"{p}push_timeouts",
+            "Meta-init streams aborted: a DU did not take a chunk in time",
+            registry=registry,
+        )
         for reason in REJECT_REASONS:
             self.rejected.labels(reason)
 

@@ -19,7 +19,7 @@ import hmac
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -108,6 +108,8 @@ class Controller:
         tokens: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sdl_check_s: float = 2.0,
+        push_concurrency: int = 4,
+        push_timeout_s: float = 30.0,
     ) -> None:
         self.rounds, self.store, self.metrics = rounds, store, metrics
         self.tokens = dict(tokens) if tokens is not None else None
@@ -118,6 +120,9 @@ class Controller:
         self._lock = asyncio.Lock()
         self._changed = asyncio.Condition()
         self._kick = asyncio.Event()
+        # meta-inits streamed at once: each in-flight stream holds its chunks' message copies
+        self.push_slots = asyncio.Semaphore(push_concurrency)
+        self.push_timeout_s = push_timeout_s
         self._unsaved: ClosedRound | None = None
         self._timer: asyncio.Task[None] | None = None
         self.health = health_aio.HealthServicer()
@@ -399,9 +404,11 @@ class MetaControllerServicer(pb_grpc.MetaControllerServicer):
 
         return await self._guard(context, None, op)
 
-    async def WatchMetaInit(
-        self, request: pb.WatchMetaInitRequest, context: Any
-    ) -> AsyncIterator[pb.MetaInitChunk]:
+    async def WatchMetaInit(self, request: pb.WatchMetaInitRequest, context: Any) -> None:
+        """Stream every meta-version newer than the DU's; at most ``push_slots`` streams send at
+        once (each holds its messages' copies), and a DU that does not take a chunk within
+        ``push_timeout_s`` has its stream aborted (counted) instead of holding a slot."""
+
         async def check() -> None:
             return None
 
@@ -411,14 +418,27 @@ class MetaControllerServicer(pb_grpc.MetaControllerServicer):
             pub = await self.c.wait_newer(known)
             if pub is None:
                 return
-            for i, part in enumerate(pub.chunks):
-                head = (
-                    {"version": pub.version, "round": pub.round, "weights": _weights_pb(pub.weights),
-                     "dtype": pb.FLOAT32, "total_bytes": pub.total_bytes, "sha256": pub.digest}
-                    if i == 0 else {"version": pub.version}
-                )  # fmt: skip
-                yield pb.MetaInitChunk(index=i, n_chunks=len(pub.chunks), data=part, **head)
+            async with self.c.push_slots:
+                taken = await self._push(pub, context)
+            if not taken:  # outside the slot: the abort may wait for the stuck write
+                self.c.metrics.push_timeouts.inc()
+                await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "meta-init chunk not taken in time")
             known = pub.version
+
+    async def _push(self, pub: Published, context: Any) -> bool:
+        """Write ``pub``'s chunks; False when the DU did not take one within ``push_timeout_s``."""
+        for i, part in enumerate(pub.chunks):
+            head = (
+                {"version": pub.version, "round": pub.round, "weights": _weights_pb(pub.weights),
+                 "dtype": pb.FLOAT32, "total_bytes": pub.total_bytes, "sha256": pub.digest}
+                if i == 0 else {"version": pub.version}
+            )  # fmt: skip
+            msg = pb.MetaInitChunk(index=i, n_chunks=len(pub.chunks), data=part, **head)
+            try:
+                await asyncio.wait_for(context.write(msg), self.c.push_timeout_s)
+            except TimeoutError:
+                return False
+        return True
 
 
 def create_server(

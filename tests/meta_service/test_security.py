@@ -100,3 +100,45 @@ def test_tokens_refuse_and_count() -> None:
 def test_insecure_only_when_asked() -> None:
     with pytest.raises(ValueError, match="refusing to serve without TLS"):
         create_server(Controller.__new__(Controller), "127.0.0.1:0")
+
+
+def test_a_du_that_stops_reading_cannot_hold_the_meta_init_stream() -> None:
+    """One push slot, a 4 MiB meta-init: a watcher that never reads fills its flow-control window,
+    is aborted after push_timeout_s (counted), and a reading DU still gets the meta-init."""
+    import torch
+    from prometheus_client import CollectorRegistry
+
+    from meta_controller.algorithm import MetaConfig
+    from meta_controller.client import MetaClient
+    from meta_controller.metrics import ControllerMetrics
+    from meta_controller.params import ParamLayout
+    from meta_controller.rounds import Rounds
+    from meta_controller.store import MetaStore
+
+    theta = {"w": torch.randn(1 << 20, generator=torch.Generator().manual_seed(0))}
+
+    async def main() -> None:
+        registry = CollectorRegistry()
+        rounds = Rounds(theta, MetaConfig(), RoundConfig(min_updates=1, max_chunk_bytes=1 << 20))
+        controller = Controller(
+            rounds, MetaStore(MemorySdl(), "t"), ControllerMetrics(registry), push_concurrency=1,
+            push_timeout_s=0.5,
+        )  # fmt: skip
+        await controller.start()
+        server, port = create_server(controller, "127.0.0.1:0", insecure=True)
+        await server.start()
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        stuck = pb_grpc.MetaControllerStub(channel).WatchMetaInit(pb.WatchMetaInitRequest(du_id="s"))
+        await stuck.wait_for_connection()  # the stream is open; nothing ever reads it
+        reader = MetaClient(f"127.0.0.1:{port}", "r", ParamLayout.of(theta), insecure=True, deadline_s=5)
+        reader.start()
+        init = await reader.wait_version(0, 20.0)
+        assert init is not None and torch.equal(init.params["w"], theta["w"])
+        assert registry.get_sample_value("metahrl_meta_push_timeouts_total") == 1
+        stuck.cancel()
+        await reader.close()
+        await channel.close()
+        await controller.stop()
+        await server.stop(grace=0.5)
+
+    asyncio.run(main())
