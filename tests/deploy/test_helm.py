@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -235,6 +236,15 @@ def test_meta_pod_mounts_tls_tokens_and_init_where_the_settings_point(helm: Helm
     grpc = rendered.one("Service", "service-ricxapp-metahrl-meta-grpc")
     assert service_ports(grpc) == {("grpc", 50051, "grpc")}
     assert appenv_of(rendered)["DBAAS_SERVICE_HOST"]
+
+
+def test_meta_chart_maps_every_meta_controller_flag() -> None:
+    """The chart's controls → flags table (templates/_descriptor.tpl) is the CLI's, less --port-file
+    (a test hook) and --http/--insecure (handled apart: 'off' and a bare flag)."""
+    tpl = (HELM / "metahrl-meta" / "templates" / "_descriptor.tpl").read_text()
+    chart = set(re.findall(r'"(\w+)" "(--[\w-]+)"', tpl))
+    cli = {(f.path.rsplit(".", 1)[-1], f.flag) for f in meta_cli._FLAGS}  # the CLI's own table
+    assert chart == cli - {("port_file", "--port-file"), ("http", "--http"), ("insecure", "--insecure")}
 
 
 def test_meta_settings_without_a_flag_are_refused_at_render(helm: HelmEngine) -> None:

@@ -14,8 +14,8 @@ Settings without a flag are refused here rather than silently dropped.
 */}}
 {{- define "meta.args" -}}
 {{- $c := (include "meta.descriptor" . | fromJson).controls -}}
-{{- $flags := dict "listen" "--listen" "init" "--init" "sdl" "--sdl" "namespace" "--namespace" "keep_versions" "--keep-versions" "tls_cert" "--tls-cert" "tls_key" "--tls-key" "tls_client_ca" "--tls-client-ca" "tokens" "--tokens" -}}
-{{- $meta := dict "scheme" "--scheme" "beta" "--beta" "beta_actor" "--beta-actor" "temperature" "--temperature" "normalise" "--normalise" -}}
+{{- $flags := dict "listen" "--listen" "init" "--init" "sdl" "--sdl" "namespace" "--namespace" "keep_versions" "--keep-versions" "sdl_check_s" "--sdl-check" "push_concurrency" "--push-concurrency" "tls_cert" "--tls-cert" "tls_key" "--tls-key" "tls_client_ca" "--tls-client-ca" "tokens" "--tokens" -}}
+{{- $meta := dict "scheme" "--scheme" "beta" "--beta" "beta_actor" "--beta-actor" "temperature" "--temperature" "normalise" "--normalise" "task_grad_clip" "--task-grad-clip" -}}
 {{- $rounds := dict "min_updates" "--min-updates" "quorum_fraction" "--quorum-fraction" "round_timeout_s" "--round-timeout" "stack_dtype" "--stack-dtype" -}}
 {{- $args := list "meta-controller" -}}
 {{- range $key, $value := $c -}}
