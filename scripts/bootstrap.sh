@@ -33,6 +33,15 @@ osc_rmr() {
     fi
 }
 osc_rmr
+# promtool + prometheus for tests/deploy: Debian's package, when missing and we may install it
+# (root, apt, non-interactive); otherwise those checks skip, saying why.
+if ! command -v promtool >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "[bootstrap] installing Debian's prometheus (promtool) for tests/deploy" >&2
+    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus \
+        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends prometheus; }; } >/dev/null 2>&1 \
+        || echo "[bootstrap] could not install prometheus; its checks in tests/deploy will skip" >&2
+fi
 stamp="$venv/.bootstrap-stamp"
 want="$(cat "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
