@@ -235,6 +235,7 @@ class OscE2:
         self._controls: dict[int, _PendingControl] = {}
         self._instances = itertools.cycle(range(1, 65536))
         self._tasks: list[asyncio.Task[None]] = []
+        self._deleting: set[asyncio.Task[bool]] = set()
         self._poll_ok = True
         self._warned: set[tuple[str, int]] = set()
 
@@ -263,7 +264,7 @@ class OscE2:
         what it does not reuse within ``stale_grace_s`` it deletes)."""
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._deleting, return_exceptions=True)
         self._tasks = []
         for sub in list(self._subs.values()):
             if keep_subscriptions:
@@ -467,7 +468,8 @@ class OscE2:
 
     def _spawn_delete(self, sub_id: str) -> None:
         task = asyncio.get_running_loop().create_task(self._http_delete(sub_id))
-        task.add_done_callback(lambda _t: None)
+        self._deleting.add(task)  # a strong reference until it is done
+        task.add_done_callback(self._deleting.discard)
 
     # ------------------------------------------------------------------ SDL
     def _key(self, sub_id: str) -> str:
