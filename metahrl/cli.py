@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "e2": ("benchmarks.e2", "E2AP/E2SM codec µs per PDU; 30-UE KPM report vs bare pycrate"),
     "meta": ("benchmarks.meta", "meta-update math: TD variance, weights, aggregation vs a plain sum"),
     "meta-service": ("benchmarks.meta_service", "meta-controller rounds over gRPC vs in-process"),
+    "xapp": ("benchmarks.xapp", "DU xApp decision and control round-trip latency, learning off/on, vs act()"),
     "learner": ("benchmarks.learner", "DDPG learner gradient steps/s (1 high + 3 low) vs a bare update"),
 }
 

@@ -55,7 +55,20 @@ class Recorder:
         self.windows.setdefault(rt.du, []).append(window)
 
 
-async def run_closed_loop(
+def run_closed_loop(
+    scenario: ScenarioConfig, pool: AgentPool, env: HierarchicalSlicingEnv, **kw: Any
+) -> tuple[XappService, Recorder, E2SimNodes]:
+    """:func:`closed_loop` in a fresh event loop."""
+    out: list[tuple[XappService, Recorder, E2SimNodes]] = []
+
+    async def main() -> None:  # returns nothing: asyncio.run would repr a big task result
+        out.append(await closed_loop(scenario, pool, env, **kw))
+
+    asyncio.run(main())
+    return out[0]
+
+
+async def closed_loop(
     scenario: ScenarioConfig,
     pool: AgentPool,
     env: HierarchicalSlicingEnv,
@@ -89,7 +102,7 @@ async def run_closed_loop(
         ),
     )
     try:
-        await asyncio.wait_for(nodes.run(), timeout=120)
+        await asyncio.wait_for(nodes.run(), timeout=600)
         await asyncio.sleep(0.05)  # the last controls' answers
     finally:
         await service.close()

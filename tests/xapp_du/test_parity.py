@@ -30,9 +30,7 @@ def test_kpm_decoded_observations_and_returns_equal_the_env() -> None:
     env = share_env(scenario)
     pool = tiny_pool(env, seed=3)
     seen, env_ret = env_rollout(env, GreedyPolicy(pool), seed=11, steps=STEPS)
-    service, rec, nodes = asyncio.run(
-        run_closed_loop(scenario, tiny_pool(env, seed=3), env, seed=11, steps=STEPS)
-    )
+    service, rec, nodes = run_closed_loop(scenario, tiny_pool(env, seed=3), env, seed=11, steps=STEPS)
     assert nodes.stats()["lockstep_timeouts"] == 0
     for du in range(env.n_du):
         got = rec.decisions[du]

@@ -24,7 +24,7 @@ def test_seven_dus_controls_are_acknowledged_and_obeyed() -> None:
     scenario = load_scenario("paper")
     env = share_env(scenario)
     pool = tiny_pool(env, seed=1)
-    service, rec, nodes = asyncio.run(run_closed_loop(scenario, pool, env, seed=5, steps=12))
+    service, rec, nodes = run_closed_loop(scenario, pool, env, seed=5, steps=12)
     sim = nodes.sim
     assert sim.n_du == 7 and nodes.stats()["lockstep_timeouts"] == 0
     stats = service.stats()
@@ -107,7 +107,7 @@ def test_readiness_is_false_while_a_node_is_away_and_true_after_it_resubscribes(
 def test_metrics_report_decisions_and_controls() -> None:
     scenario = small_scenario()
     env = share_env(scenario)
-    service, _, _ = asyncio.run(run_closed_loop(scenario, tiny_pool(env), env, seed=2, steps=5))
+    service, _, _ = run_closed_loop(scenario, tiny_pool(env), env, seed=2, steps=5)
     text = service.metrics.registry
     families = {f.name: f for f in text_string_to_metric_families(_render(text))}
     decisions = [s for s in families["metahrl_du_decision_seconds"].samples if s.name.endswith("_count")]

@@ -140,6 +140,7 @@ class XappService:
                     snapshot_every=settings.learning.snapshot_every_updates,
                     name=f"learner-du{task.du}",
                 )
+                actor.refresh(learner.publish())  # the control loop starts from the learner's actors
             actions = kpm_actions(task, self.period_ms)
             rt = DuRuntime(
                 task,
