@@ -57,6 +57,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--http-port", type=int, default=8088, help=_field_help("http_port"))
     p.add_argument("--notify-first", action="store_true", help=_field_help("notify_first"))
     p.add_argument("--e2-timeout-s", type=float, default=2.0, help=_field_help("e2_timeout_s"))
+    p.add_argument(
+        "--ready-file",
+        type=Path,
+        default=None,
+        help="once serving, write {e2_port, http_port, rmr_endpoint, route_table, submgr_url, "
+        "e2mgr_url} there as JSON (atomically), for scripts that start it with port 0",
+    )
     p.add_argument("--json", action="store_true", help="print the counters as one JSON object at exit")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
@@ -76,7 +83,21 @@ def _settings(args: argparse.Namespace) -> OscPlatformSettings:
     )
 
 
-async def _serve(settings: OscPlatformSettings) -> dict[str, int]:
+def _write_ready(path: Path, platform: OscPlatform) -> None:
+    info = {
+        "e2_port": platform.e2_port,
+        "http_port": platform.http_port,
+        "rmr_endpoint": platform.rmr_endpoint,
+        "route_table": str(platform.route_table),
+        "submgr_url": platform.submgr_url,
+        "e2mgr_url": platform.e2mgr_url,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(info, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+async def _serve(settings: OscPlatformSettings, ready_file: Path | None) -> dict[str, int]:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -91,6 +112,8 @@ async def _serve(settings: OscPlatformSettings) -> dict[str, int]:
             settings.http_host,
             platform.http_port,
         )
+        if ready_file is not None:
+            _write_ready(ready_file, platform)
         await stop.wait()
         return platform.counters.as_dict()
 
@@ -106,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"invalid settings: {errors}\n")
         return 2
     try:
-        counters = asyncio.run(_serve(settings))
+        counters = asyncio.run(_serve(settings, args.ready_file))
     except (RmrError, OSError) as exc:
         sys.stderr.write(f"osc-platform: {exc}\n")
         return 1

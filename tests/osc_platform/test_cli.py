@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +20,6 @@ from tests.ric.conftest import REPO_ROOT
 from tests.sim.conftest import small_scenario
 
 pytestmark = pytest.mark.usefixtures("_rmr")
-READY = re.compile(r"ready: E2 [\d.]+:(\d+), RMR \S+ \(route table (\S+)\), REST http://[\d.]+:(\d+)")
 
 
 @pytest.fixture
@@ -28,18 +27,20 @@ def _rmr() -> None:
     require_rmr()
 
 
-async def _ready_line(stream: asyncio.StreamReader) -> re.Match[str]:
+async def _ready(proc: asyncio.subprocess.Process, ready_file: Path) -> dict[str, Any]:
     async with asyncio.timeout(30):
-        while True:
-            line = (await stream.readline()).decode()
-            assert line, "the process ended before it was ready"
-            if match := READY.search(line):
-                return match
+        while not ready_file.exists():
+            assert proc.returncode is None, "the process ended before it was ready"
+            await asyncio.sleep(0.05)
+    info: dict[str, Any] = json.loads(ready_file.read_text(encoding="utf-8"))
+    return info
 
 
-def test_osc_platform_command() -> None:
+def test_osc_platform_command(tmp_path: Path) -> None:
     async def main() -> None:
+        ready_file = tmp_path / "ready.json"
         args = ["--e2-port", "0", "--http-port", "0", "--rmr-port", str(free_port()), "--json"]
+        args += ["--ready-file", str(ready_file)]
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -51,9 +52,9 @@ def test_osc_platform_command() -> None:
             stderr=asyncio.subprocess.PIPE,
         )
         try:
-            assert proc.stderr is not None
-            match = await _ready_line(proc.stderr)
-            e2_port, route_table, http_port = int(match[1]), match[2], int(match[3])
+            info = await _ready(proc, ready_file)
+            e2_port, route_table, http_port = info["e2_port"], info["route_table"], info["http_port"]
+            assert info["submgr_url"] == f"http://127.0.0.1:{http_port}"
             assert "mse|12040|-1|127.0.0.1:" in Path(route_table).read_text(encoding="utf-8")
             sim = Simulator(small_scenario(), seed=2)
             nodes = E2SimNodes(sim, E2SimConfig(ric_port=e2_port, progress_every_s=600))
