@@ -245,6 +245,13 @@ class OscE2:
         """ClientEndpoint.HTTPPort (the bound one when OscE2 serves its own endpoint)."""
         return self._http_port
 
+    def use_http_port(self, port: int) -> None:
+        """The port the app that mounts :attr:`router` is bound to, when it was started on port
+        0 after this object was built (it goes into ``ClientEndpoint.HTTPPort``)."""
+        if not 0 < port < 65536:
+            raise ValueError(f"http port must be 1..65535, got {port}")
+        self._http_port = port
+
     async def start(self) -> None:
         s = self.settings
         await self.rmr.open()
