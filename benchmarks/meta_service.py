@@ -20,7 +20,8 @@ before the clock starts. Per round, as the median over ``--rounds``:
   controller_[round_]rss_ratio_to_updates_N   those two memories / round_updates_mb_N
 
 and, at the smallest N, the payload bytes the controller received per update in float32 and in
-bfloat16 (read from its own ``metahrl_meta_received_bytes_total``). Issue 10's targets: round ≤
+bfloat16 (one more round on the same controller, after its memory was read; both read from its
+own ``metahrl_meta_received_bytes_total``). Issue 10's targets: round ≤
 3× in-process at 7 DUs; controller memory at 30 DUs ≤ 2× one round's updates; bfloat16 halves
 the bytes. The clients share this process and its cores with the controller: at 30 DUs their
 decoding of 30 meta-inits is part of ``round_ms_30``. `--quick`: tiny networks, one round, the
@@ -236,18 +237,27 @@ async def _session(
 
 
 def _measure_n(
-    tmp: Path, init: Path, theta: dict[str, torch.Tensor], n: int, rounds: int, sdl: str
+    tmp: Path, init: Path, theta: dict[str, torch.Tensor], n: int, rounds: int, sdl: str, bf16: bool
 ) -> dict[str, float]:
+    """``rounds`` float32 rounds of ``n`` DUs on a fresh controller (then, with ``bf16``, one
+    bfloat16 round on the same controller, after the memory figures were read)."""
     layout = ParamLayout.of(theta)
     updates = _updates({k: tuple(v.shape) for k, v in theta.items()}, n, seed=n)
-    with _controller(tmp, init, n, sdl, f"{n}-f32") as ctl:
+    out: dict[str, float] = {}
+    with _controller(tmp, init, n, sdl, f"{n}") as ctl:
         start_rss = ctl.peak_rss_mb()
         round_ms, commit_ms = asyncio.run(_session(ctl.grpc_port, layout, updates, rounds, "float32"))
         peak = ctl.peak_rss_mb()
         received = ctl.sample("metahrl_meta_received_bytes_total")
+        if bf16:
+            bf_ms, _ = asyncio.run(_session(ctl.grpc_port, layout, updates, 1, "bfloat16"))
+            out[f"round_ms_bfloat16_{n}"] = bf_ms[0]
+            out["wire_bytes_per_update_bfloat16"] = (
+                ctl.sample("metahrl_meta_received_bytes_total") - received
+            ) / n
     local = inprocess_ms(theta, updates, repeats=max(3, rounds))
     updates_mb = n * layout.numel * 4 / 2**20
-    return {
+    return out | {
         f"round_ms_{n}": statistics.median(round_ms),
         f"commit_to_all_ms_{n}": statistics.median(commit_ms),
         f"inprocess_ms_{n}": local,
@@ -262,17 +272,6 @@ def _measure_n(
     }
 
 
-def _measure_bf16(
-    tmp: Path, init: Path, theta: dict[str, torch.Tensor], n: int, sdl: str
-) -> dict[str, float]:
-    layout = ParamLayout.of(theta)
-    updates = _updates({k: tuple(v.shape) for k, v in theta.items()}, n, seed=n)
-    with _controller(tmp, init, n, sdl, f"{n}-bf16") as ctl:
-        round_ms, _ = asyncio.run(_session(ctl.grpc_port, layout, updates, 1, "bfloat16"))
-        received = ctl.sample("metahrl_meta_received_bytes_total")
-    return {f"round_ms_bfloat16_{n}": round_ms[0], "wire_bytes_per_update_bfloat16": received / n}
-
-
 def measure(args: argparse.Namespace, tmp: Path, sdl: str) -> dict[str, float]:
     shapes = TINY_SHAPES if args.quick else du_shapes()
     gen = torch.Generator().manual_seed(0)
@@ -281,11 +280,10 @@ def measure(args: argparse.Namespace, tmp: Path, sdl: str) -> dict[str, float]:
     torch.save(theta, init)
     numel = sum(math.prod(s) for s in shapes.values())
     result: dict[str, float] = {"params_per_du": float(numel), "rounds": float(args.rounds)}
+    smallest = min(args.n_du)
     for n in args.n_du:
         _log(f"{n} DUs, {numel / 1e6:.2f} M parameters each, SDL {args.sdl}")
-        result |= _measure_n(tmp, init, theta, n, args.rounds, sdl)
-    smallest = min(args.n_du)
-    result |= _measure_bf16(tmp, init, theta, smallest, sdl)
+        result |= _measure_n(tmp, init, theta, n, args.rounds, sdl, bf16=n == smallest)
     f32 = result[f"wire_bytes_per_update_float32_{smallest}"]
     result["wire_bytes_per_update_float32"] = f32
     result["wire_bytes_ratio_bfloat16_to_float32"] = result["wire_bytes_per_update_bfloat16"] / f32

@@ -80,6 +80,13 @@ class PreparedUpdate:
     sha256: bytes
     dtype: WireDType
     update: TaskUpdate
+    chunk_bytes: int = MAX_CHUNK_BYTES
+    chunk_sha256: tuple[bytes, ...] = ()  # of each chunk of ``chunk_bytes``
+
+    def chunk_digests(self, size: int) -> tuple[bytes, ...]:
+        if size == self.chunk_bytes and self.chunk_sha256:
+            return self.chunk_sha256
+        return tuple(sha256(c) for c in chunks(self.data, size))
 
 
 @dataclass(frozen=True)
@@ -210,9 +217,12 @@ class MetaClient:
         )
 
     def prepare(self, update: TaskUpdate, *, dtype: WireDType = "float32") -> PreparedUpdate:
-        """Encode and checksum ``update`` (pure CPU work, safe in a worker thread)."""
+        """Encode and checksum ``update``, whole and per chunk (pure CPU work, meant for a worker
+        thread so that hashing 14 MB never stalls the DU's event loop)."""
         data = encode(update.grads, self.layout, dtype)
-        return PreparedUpdate(data, sha256(data), dtype, update)
+        size = self._max_chunk
+        digests = tuple(sha256(c) for c in chunks(data, size))
+        return PreparedUpdate(data, sha256(data), dtype, update, size, digests)
 
     async def upload(
         self, update: TaskUpdate, *, dtype: WireDType = "float32", chunk_bytes: int | None = None
@@ -245,8 +255,9 @@ class MetaClient:
         resp = await self._call("begin", lambda s: s.BeginUpdate(begin, timeout=self.deadline_s, metadata=md))
         if resp is None:
             return False
+        digests = prepared.chunk_digests(size)
         for i in resp.missing_chunks:
-            if not await self._send_chunk(resp.upload_id, i, bytes(parts[i])):
+            if not await self._send_chunk(resp.upload_id, i, bytes(parts[i]), digests[i]):
                 return False
         commit = pb.CommitUpdateRequest(upload_id=resp.upload_id)
         done = await self._call(
@@ -254,8 +265,8 @@ class MetaClient:
         )
         return done is not None
 
-    async def _send_chunk(self, upload_id: str, index: int, data: bytes) -> bool:
-        req = pb.UploadChunkRequest(upload_id=upload_id, index=index, data=data, sha256=sha256(data))
+    async def _send_chunk(self, upload_id: str, index: int, data: bytes, digest: bytes) -> bool:
+        req = pb.UploadChunkRequest(upload_id=upload_id, index=index, data=data, sha256=digest)
         md = self._metadata()
         return (
             await self._call("chunk", lambda s: s.UploadChunk(req, timeout=self.deadline_s, metadata=md))

@@ -272,8 +272,11 @@ class Rounds:
             raise Refused("failed_precondition", "closed_round", f"round {upload.round} is closed")
         return upload
 
-    def chunk(self, upload_id: str, index: int, data: bytes, digest: bytes) -> bool:
-        """Decode one chunk into the DU's row; returns True for an idempotent re-send."""
+    def chunk(
+        self, upload_id: str, index: int, data: bytes, digest: bytes, actual: bytes | None = None
+    ) -> bool:
+        """Decode one chunk into the DU's row; returns True for an idempotent re-send.
+        ``actual``: the chunk's sha256 if the caller already computed it (e.g. in a thread)."""
         upload = self._upload(upload_id)
         if not 0 <= index < upload.n_chunks:
             raise Refused("invalid_argument", "invalid", f"chunk {index} of {upload.n_chunks}")
@@ -284,7 +287,7 @@ class Rounds:
         )
         if len(data) != size:
             raise Refused("invalid_argument", "invalid", f"chunk {index}: {len(data)} bytes, expected {size}")
-        actual = sha256(data)
+        actual = sha256(data) if actual is None else actual
         if actual != digest:
             raise Refused("invalid_argument", "invalid", f"chunk {index}: sha256 mismatch")
         if upload.received.get(index) == actual:

@@ -219,8 +219,9 @@ class Controller:
         )
 
     async def chunk(self, req: pb.UploadChunkRequest) -> pb.UploadChunkResponse:
+        actual = await asyncio.to_thread(sha256, req.data)  # hashlib releases the GIL: off the loop
         async with self._lock:
-            duplicate = self.rounds.chunk(req.upload_id, req.index, req.data, req.sha256)
+            duplicate = self.rounds.chunk(req.upload_id, req.index, req.data, req.sha256, actual)
         self.metrics.received_bytes.inc(len(req.data))
         return pb.UploadChunkResponse(index=req.index, duplicate=duplicate)
 
