@@ -27,6 +27,7 @@ from slicing import MdpConfig
 from slicing.task import DuTask
 from xapps.agent import AgentPool, HierarchicalAgent, HierarchicalConfig
 from xapps.du.learner import actor_weights, load_actor_weights
+from xapps.du.meta_link import MetaLinkMetrics, open_meta_link
 from xapps.du.service import XappService
 from xapps.e2access.base import E2Access
 from xapps.e2access.direct import DirectE2
@@ -141,6 +142,13 @@ def build_service(
     if store is not None:
         _resume(store, agents)
     actors = _actors(settings, agents)
+    link_metrics = MetaLinkMetrics(registry)
+    links = {
+        t.du: open_meta_link(
+            settings.meta, f"du{t.du}", t.descriptor(), layout=agents[t.du].get_params(), metrics=link_metrics
+        )
+        for t in served
+    }
     service = XappService(
         settings,
         served,
@@ -152,6 +160,7 @@ def build_service(
         checkpoints=store,
         sdl=sdl,
         low_reward_qos_weight=train.low_reward_qos_weight,
+        meta_links=links,
     )
     return XappBundle(service, registry, sdl, init)
 

@@ -78,8 +78,11 @@ async def closed_loop(
     settings: dict[str, Any] | None = None,
     lockstep: bool = True,
     actors: AgentPool | None = None,
+    meta_links: dict[int, Any] | None = None,
+    during: Any = None,
 ) -> tuple[XappService, Recorder, E2SimNodes]:
-    """The xApp (all DUs, direct E2 on a free port) against E2 nodes of a fresh simulator."""
+    """The xApp (all DUs, direct E2 on a free port) against E2 nodes of a fresh simulator;
+    ``during(service)`` (a coroutine function) runs beside the loop once it has started."""
     s = XappSettings.model_validate({"e2": {"listen_port": 0}, **(settings or {})})
     e2 = DirectE2("127.0.0.1", 0)
     actor_pool = actors or pool
@@ -91,6 +94,7 @@ async def closed_loop(
         env.mdp_config,
         e2,
         XappMetrics(CollectorRegistry()),
+        meta_links=meta_links,
     )
     rec = Recorder()
     service.window_hooks.append(rec)
@@ -102,11 +106,26 @@ async def closed_loop(
         ),
     )
     try:
-        await asyncio.wait_for(nodes.run(), timeout=600)
+        await asyncio.wait_for(
+            nodes.run() if during is None else _beside(nodes, during(service)), timeout=600
+        )
         await asyncio.sleep(0.05)  # the last controls' answers
+        for rt in service.dus.values():  # learn from everything stored before the agents are read
+            if rt.learner is not None:
+                assert await asyncio.to_thread(rt.learner.drain, 600.0)
     finally:
         await service.close()
     return service, rec, nodes
+
+
+async def _beside(nodes: E2SimNodes, during: Any) -> None:
+    """Run the nodes until ``during`` finishes (or their duration ends)."""
+    run = asyncio.create_task(nodes.run())
+    try:
+        await during
+    finally:
+        nodes.stop()
+        await run
 
 
 def env_rollout(

@@ -8,8 +8,6 @@ only ``RRU.PrbUsedDl`` is quantised (an integer mean), and nothing in the MDP re
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 
 from experiments.policy import GreedyPolicy

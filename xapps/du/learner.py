@@ -139,6 +139,11 @@ class Learner:
         with self._lock:
             return copy.deepcopy(self.agent.state_dict())
 
+    def agent_copy(self) -> HierarchicalAgent:
+        """A private deep copy of the training agent (replay included), taken under the lock."""
+        with self._lock:
+            return copy.deepcopy(self.agent)
+
     def drain(self, timeout_s: float = 30.0) -> bool:
         """Wait until every queued transition has been learned from (tests, shutdown)."""
         deadline = time.monotonic() + timeout_s

@@ -38,6 +38,7 @@ from slicing.task import SLICE_SST, DuTask
 from xapps.agent import HierarchicalAgent
 from xapps.du.decision import Decision, DuController
 from xapps.du.learner import Actor, Learner
+from xapps.du.meta_link import MetaLink
 from xapps.du.reports import UnusableIndication, WindowAssembler, kpm_actions
 from xapps.e2access.base import E2Access, KpmSubscription, NodeDown, NodeUp
 from xapps.service.http import Check, Readiness, e2_check, meta_check, sdl_check
@@ -117,14 +118,14 @@ class XappService:
         checkpoints: CheckpointStore | None = None,
         sdl: Any = None,
         low_reward_qos_weight: float = 0.0,
-        meta_status: Callable[[], str] = lambda: "off",
+        meta_links: Mapping[int, MetaLink] | None = None,
     ) -> None:
         self.settings = settings
         self.e2 = e2
         self.metrics = metrics
         self.checkpoints = checkpoints
         self.sdl = sdl
-        self.meta_status = meta_status
+        self.meta_links: dict[int, MetaLink] = dict(meta_links or {})
         self.mdp_config = mdp_config
         self.period_ms = settings.control.kpm_period_ms
         self.dus: dict[int, DuRuntime] = {}
@@ -159,6 +160,10 @@ class XappService:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
+        for link in self.meta_links.values():
+            await link.start()
+        if self.settings.init_kind == "meta":
+            await self._meta_init()
         await self.e2.start()
         for rt in self.dus.values():
             if rt.learner is not None:
@@ -171,6 +176,8 @@ class XappService:
         ]
         if self.checkpoints is not None and self.settings.learning.mode == "online":
             self._tasks.append(asyncio.create_task(self._checkpoint_loop(), name="xapp-checkpoints"))
+        if self.meta_links and self.settings.learning.mode == "online":
+            self._tasks.append(asyncio.create_task(self._meta_rounds(), name="xapp-meta-rounds"))
         self._started = True
 
     async def close(self) -> None:
@@ -187,6 +194,45 @@ class XappService:
             if rt.learner is not None:
                 await asyncio.to_thread(rt.learner.stop)
         await self.e2.close()
+        for link in self.meta_links.values():
+            await link.close()
+
+    # ------------------------------------------------------------------ meta-controller
+    def meta_status(self) -> str:
+        """'off' (none configured), 'ready', or 'degraded' (some DU cannot reach it)."""
+        states = {link.status for link in self.meta_links.values()}
+        if not states or states == {"off"}:
+            return "off"
+        return "degraded" if "degraded" in states else "ready"
+
+    async def _meta_init(self, timeout_s: float = 30.0) -> None:
+        """Start every DU from the meta-controller's current meta-initialisation."""
+        for du, link in self.meta_links.items():
+            params = await link.initial(timeout_s)
+            rt = self.dus[du]
+            if params is None:
+                _log.warning(
+                    "DU %d: no meta-initialisation within %.0f s; starting as configured", du, timeout_s
+                )
+                continue
+            agent = rt.learner.agent if rt.learner is not None else rt.actor.agent
+            agent.set_params(params)
+            if rt.learner is not None:
+                rt.actor.refresh(rt.learner.publish())
+            _log.info("DU %d: initialised from meta-version %s", du, link.latest_version())
+
+    async def _meta_rounds(self) -> None:
+        """Every ``meta.round_every_s``: each DU runs the inner loop on a copy of its learner's
+        agent (its recent experience) and uploads the query update (:mod:`xapps.du.meta_link`)."""
+        while True:
+            await asyncio.sleep(self.settings.meta.round_every_s)
+            for du, link in self.meta_links.items():
+                learner = self.dus[du].learner
+                if learner is None:
+                    continue
+                private = await asyncio.to_thread(learner.agent_copy)
+                await link.contribute(private)
+                self.metrics.meta(link.latest_version() or 0, link.status == "degraded")
 
     # ------------------------------------------------------------------ E2 nodes
     async def _events(self) -> None:
