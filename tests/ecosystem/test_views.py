@@ -9,7 +9,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-from pettingzoo.test import parallel_api_test, parallel_seed_test
+from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
+from pettingzoo.utils.conversions import parallel_to_aec
 
 import metahrl_gym
 from e2sim.env import EnvConfig, HierarchicalSlicingEnv
@@ -53,6 +54,7 @@ def test_parallel_env_passes_pettingzoo_api_and_seed_tests() -> None:
 
     parallel_api_test(make(), num_cycles=25)
     parallel_seed_test(make, num_cycles=25)
+    api_test(parallel_to_aec(make()), num_cycles=25)  # and as an AEC env, through PettingZoo's converter
 
 
 def test_module_prefix_makes_without_importing_first() -> None:
