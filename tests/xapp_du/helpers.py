@@ -80,11 +80,13 @@ async def closed_loop(
     actors: AgentPool | None = None,
     meta_links: dict[int, Any] | None = None,
     during: Any = None,
+    e2: Any = None,
+    ric_port: int | None = None,
 ) -> tuple[XappService, Recorder, E2SimNodes]:
     """The xApp (all DUs, direct E2 on a free port) against E2 nodes of a fresh simulator;
     ``during(service)`` (a coroutine function) runs beside the loop once it has started."""
     s = XappSettings.model_validate({"e2": {"listen_port": 0}, **(settings or {})})
-    e2 = DirectE2("127.0.0.1", 0)
+    e2 = e2 or DirectE2("127.0.0.1", 0)
     actor_pool = actors or pool
     service = XappService(
         s,
@@ -102,7 +104,7 @@ async def closed_loop(
     nodes = E2SimNodes(
         Simulator(scenario, seed=seed),
         E2SimConfig(
-            ric_port=e2.port, lockstep=lockstep, duration_s=steps * env.config.low_period_ttis * 1e-3
+            ric_port=ric_port or e2.port, lockstep=lockstep, duration_s=steps * env.config.low_period_ttis * 1e-3
         ),
     )
     try:
