@@ -163,6 +163,9 @@ def _run_baseline(args: argparse.Namespace, scenario: Any, cfg: TrainConfig) -> 
     """``--learner sb3-…|ddpg-split``: train the high-level baseline (experiments.sb3_baselines)."""
     from experiments.sb3_baselines import train_baseline
 
+    if args.resume:
+        print(f"error: --resume is for hrl runs; a {args.learner} run restarts from scratch", file=sys.stderr)
+        return 2
     out = args.out or Path("runs") / f"{scenario.name}-{args.learner}-s{args.seed}"
     try:
         res = train_baseline(scenario, cfg, args.learner, args.seed, out, low=args.low)
