@@ -122,7 +122,7 @@ def test_a_du_that_stops_reading_cannot_hold_the_meta_init_stream() -> None:
         rounds = Rounds(theta, MetaConfig(), RoundConfig(min_updates=1, max_chunk_bytes=1 << 20))
         controller = Controller(
             rounds, MetaStore(MemorySdl(), "t"), ControllerMetrics(registry), push_concurrency=1,
-            push_timeout_s=0.5,
+            push_timeout_s=1.0,
         )  # fmt: skip
         await controller.start()
         server, port = create_server(controller, "127.0.0.1:0", insecure=True)
@@ -134,7 +134,8 @@ def test_a_du_that_stops_reading_cannot_hold_the_meta_init_stream() -> None:
         reader.start()
         init = await reader.wait_version(0, 20.0)
         assert init is not None and torch.equal(init.params["w"], theta["w"])
-        assert registry.get_sample_value("metahrl_meta_push_timeouts_total") == 1
+        # ≥ 1: the stuck watcher for sure (a reader starved on a loaded machine would retry)
+        assert (registry.get_sample_value("metahrl_meta_push_timeouts_total") or 0) >= 1
         stuck.cancel()
         await reader.close()
         await channel.close()
