@@ -12,13 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from e2sim.e2node import slice_snssais
 from ric import kpm, rc
 from ric.cause import CauseRicRequest
 from ric.ids import SLICE_LEVEL_UE
 from ric.rmr import RmrConfig, RmrEndpoint, RmrMessage, RmrType, write_route_table
-from ric.sdl import RedisSdl
+from ric.sdl import MemorySdl, RedisSdl
 from ric.server import E2TimeoutError, KpmIndication, NodeDisconnectedError, SubscriptionFailedError
 from tests.e2.conftest import PLMN
 from tests.osc_platform.conftest import (
@@ -31,8 +32,9 @@ from tests.osc_platform.conftest import (
     until,
     xapp_settings,
 )
-from xapps.e2access.base import KpmAction, NodeDown, NodeEvent, NodeUp
+from xapps.e2access.base import E2Access, KpmAction, NodeDown, NodeEvent, NodeUp
 from xapps.e2access.osc import OscE2
+from xapps.service.http import serve
 
 pytestmark = pytest.mark.usefixtures("_rmr")
 
@@ -276,3 +278,32 @@ async def _check_bad_inputs(topo: Topology, e2: OscE2, silent: RmrEndpoint, hear
         url = f"http://127.0.0.1:{e2.http_port}/ric/v1/subscriptions/response"
         assert (await http.post(url, json={"SubscriptionInstances": "nope"})).status_code == 400
     assert e2.counters.notifications_invalid == 1 and sub.active
+
+
+def _is_e2_access(e2: OscE2) -> E2Access:
+    return e2  # mypy checks OscE2 against the E2Access protocol here
+
+
+def test_the_router_mounted_on_the_xapps_own_app() -> None:
+    """As the DU xApp does: the notification route on its port-8080 app (here port 0)."""
+
+    async def main() -> None:
+        async with topology() as topo:
+            e2 = _is_e2_access(OscE2(xapp_settings(topo.platform, http_bind=None), MemorySdl()))
+            assert isinstance(e2, OscE2)
+            app = FastAPI()
+            app.include_router(e2.router)
+            server, port = await serve(app, "127.0.0.1", 0)
+            e2.use_http_port(port)
+            await e2.start()
+            try:
+                node = sorted(topo.platform.server.nodes)[0]
+                await until(lambda: e2.connected(node), what="node up")
+                got: list[KpmIndication] = []
+                await e2.subscribe_kpm(node, _actions(()), 10, got.append)
+                await until(lambda: len(got) > 0, what="indications")
+            finally:
+                await e2.close()
+                await server.stop()
+
+    run_async(main())

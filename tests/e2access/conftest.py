@@ -1,1 +1,0 @@
-"""The OSC-path fixtures live with the stand-in's tests (tests/osc_platform/conftest.py)."""
