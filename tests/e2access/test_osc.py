@@ -176,6 +176,15 @@ def test_notification_before_the_http_response() -> None:
             assert e2.counters.notifications_early == 1  # it came first and was kept
             await until(lambda: {i.action_id for i in got} == {1, 2}, what="indications")
             assert sub.active and e2.counters.indications_unmatched == 0
+            # the same request again: a second subscription of its own, and deleting it leaves the first
+            twin: list[KpmIndication] = []
+            sub2 = await e2.subscribe_kpm(node, _actions(()), 10, twin.append)
+            assert sub2.subscription_id == f"{sub.subscription_id}-2"
+            await until(lambda: len(twin) > 0, what="indications of the twin")
+            await sub2.delete()
+            before = len(got)
+            await until(lambda: len(got) > before, what="the first one still flowing")
+            assert sub.active and not sub2.active
 
     run_async(main())
 

@@ -314,12 +314,21 @@ class OscE2:
             RicActionToBeSetup(a.action_id, RicActionType.REPORT, kpm.encode_action_definition(a.definition))
             for a in actions
         ]
-        sub_id = f"{self.settings.instance}.{fingerprint(node, kpm.KPM_RAN_FUNCTION_ID, trigger, setups)}"
+        sub_id = self._subscription_id(node, trigger, setups)
         if self._stale.pop(sub_id, None) is not None:
             self.counters.subscriptions_reused += 1
             _log.info("%s: reusing stored subscription %s", node, sub_id)
         notification = await self._request_subscription(node, sub_id, trigger, setups)
         return self._register(node, notification, callback)
+
+    def _subscription_id(self, node: str, trigger: bytes, setups: Sequence[RicActionToBeSetup]) -> str:
+        """``<instance>.<digest of the request>``: the same request gets the same ID (so a restart
+        can reuse it); a second live subscription of the same request gets a suffix."""
+        base = f"{self.settings.instance}.{fingerprint(node, kpm.KPM_RAN_FUNCTION_ID, trigger, setups)}"
+        sub_id, n = base, 2
+        while sub_id in self._subs:
+            sub_id, n = f"{base}-{n}", n + 1
+        return sub_id
 
     def send_slice_quotas(
         self, node: str, quotas: Sequence[rc.SlicePrbQuota], ue: UeId = SLICE_LEVEL_UE
