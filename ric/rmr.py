@@ -221,6 +221,8 @@ class RmrConfig:
         max_message_bytes: receive buffer size given to ``rmr_init``.
         ready_timeout_s: how long :meth:`RmrEndpoint.open` waits for ``rmr_ready``.
         send_retries: extra attempts when RMR answers ``RMR_ERR_RETRY``.
+        retry_loops: RMR's own retry loops per send on a full socket (``rmr_set_stimeout``;
+            RMR's default of 1000 could hold the event loop for about a second).
     """
 
     port: int = 4560
@@ -228,6 +230,7 @@ class RmrConfig:
     max_message_bytes: int = 65536
     ready_timeout_s: float = 10.0
     send_retries: int = 3
+    retry_loops: int = 10
 
 
 @dataclass(slots=True)
@@ -299,6 +302,7 @@ class RmrEndpoint:
         if not ctx:
             raise RmrError(f"rmr_init failed on port {self.config.port} (in use?)")
         self._rmr, self._ctx = rmr, ctx
+        rmr.rmr_set_stimeout(ctx, self.config.retry_loops)
         try:
             async with asyncio.timeout(self.config.ready_timeout_s):
                 while not rmr.rmr_ready(ctx):
