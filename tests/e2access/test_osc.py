@@ -63,6 +63,7 @@ def test_kpm_with_two_actions_and_controls_over_rmr() -> None:
             events = e2.events()
             ups = {(await _next_event(events)) for _ in range(topo.sim.n_du)}
             assert ups == {NodeUp(n, reconnect=False) for n in topo.platform.server.nodes}
+            assert e2.platform_reachable
             node = sorted(topo.platform.server.nodes)[0]
             got: list[KpmIndication] = []
             snssais = slice_snssais(topo.sim.scenario.slice_sd)

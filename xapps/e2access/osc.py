@@ -245,6 +245,11 @@ class OscE2:
         """ClientEndpoint.HTTPPort (the bound one when OscE2 serves its own endpoint)."""
         return self._http_port
 
+    @property
+    def platform_reachable(self) -> bool:
+        """Whether the last E2 Manager / submgr poll succeeded (for readiness)."""
+        return self._poll_ok and self._http is not None
+
     def use_http_port(self, port: int) -> None:
         """The port the app that mounts :attr:`router` is bound to, when it was started on port
         0 after this object was built (it goes into ``ClientEndpoint.HTTPPort``)."""
