@@ -33,7 +33,7 @@ from tests.osc_platform.conftest import (
     xapp_settings,
 )
 from xapps.e2access.base import E2Access, KpmAction, NodeDown, NodeEvent, NodeUp
-from xapps.e2access.osc import OscE2
+from xapps.e2access.osc import OscE2, OscE2Settings
 from xapps.service.http import serve
 
 pytestmark = pytest.mark.usefixtures("_rmr")
@@ -315,5 +315,22 @@ def test_the_router_mounted_on_the_xapps_own_app() -> None:
             finally:
                 await e2.close()
                 await server.stop()
+
+    run_async(main())
+
+
+def test_an_unreachable_platform_is_counted_and_reported(tmp_path: Path) -> None:
+    async def main() -> None:
+        dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+        table = write_route_table(tmp_path / "rt", {RmrType.RIC_CONTROL_REQ: f"127.0.0.1:{free_port()}"})
+        settings = OscE2Settings(
+            rmr_port=free_port(), rmr_route_table=table, submgr_url=dead, e2mgr_url=dead,
+            client_host="127.0.0.1", http_port=0, http_bind="127.0.0.1", poll_interval_s=0.05,
+        )  # fmt: skip
+        async with osc_e2(settings) as e2:
+            assert not e2.platform_reachable and e2.counters.poll_failures >= 1
+            await until(lambda: e2.counters.poll_failures >= 3, what="polls keep trying")
+            with pytest.raises(NodeDisconnectedError):
+                await e2.subscribe_kpm("gnbd_001_001_000001_0", _actions(()), 10, lambda _i: None)
 
     run_async(main())
