@@ -32,6 +32,8 @@ from tests.deploy.conftest import DEPLOY, ROOT
 from xapps.service.settings import CONFIG_FILE_ENV, load_settings
 
 COMPOSE = DEPLOY / "compose" / "docker-compose.yml"
+COMPOSE_OSC = DEPLOY / "compose" / "docker-compose.osc.yml"
+TOPOLOGIES = {"direct": [COMPOSE], "osc": [COMPOSE, COMPOSE_OSC]}
 DOCKERFILES = [DEPLOY / "docker" / "Dockerfile", DEPLOY / "docker" / "Dockerfile.platform"]
 IMAGES = ("e2sim", "du-xapp", "meta-controller", "redis", "prometheus")
 TAG = "0.1.0"
@@ -73,12 +75,17 @@ def test_dockerfiles_pass_hadolint() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("profile", [None, "grafana"])
-def test_compose_file_is_valid(profile: str | None) -> None:
+def files_args(files: list[Path]) -> list[str]:
+    return [arg for f in files for arg in ("-f", str(f))]
+
+
+@pytest.mark.parametrize(("topology", "profile"), [("direct", None), ("direct", "grafana"), ("osc", None)])
+def test_compose_file_is_valid(topology: str, profile: str | None) -> None:
     tool = shutil.which("docker-compose")
     if tool is None:
         pytest.skip("docker-compose not found (apt-get install docker-compose)")
-    args = [tool, "-f", str(COMPOSE)] + (["--profile", profile] if profile else []) + ["config", "-q"]
+    profiles = ["--profile", profile] if profile else []
+    args = [tool, *files_args(TOPOLOGIES[topology]), *profiles, "config", "-q"]
     result = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
 
@@ -112,6 +119,21 @@ def test_compose_du_xapp_settings_load_over_the_image_descriptor() -> None:
     assert settings.meta.tls is False and meta.insecure
     assert settings.state.sdl.startswith("redis://redis:6379/")
     assert meta.sdl.startswith("redis://redis:6379/") and meta.sdl != settings.state.sdl
+
+
+def test_compose_osc_topology_routes_the_xapp_through_the_platform() -> None:
+    osc = yaml.safe_load(COMPOSE_OSC.read_text())["services"]
+    env = {**service("du-xapp")["environment"], **osc["du-xapp"]["environment"]}
+    env[CONFIG_FILE_ENV] = str(DEPLOY / "onboard" / "du-xapp" / "config-file.json")
+    settings = load_settings(env=env)
+    platform = osc["osc-platform"]["command"]
+    assert settings.e2.mode == "osc"
+    assert settings.e2.submgr_url == f"http://osc-platform:{flag(platform, '--http-port')}"
+    assert settings.e2.http_callback_host == "du-xapp"
+    assert flag(osc["e2sim"]["command"], "--ric") == f"osc-platform:{flag(platform, '--e2-port')}"
+    routes = (DEPLOY / "compose" / "osc-routes.rt").read_text().split()
+    # RIC_CONTROL_REQ (12040) goes to the E2 termination's RMR port
+    assert f"rte|12040|osc-platform:{flag(platform, '--rmr-port')}" in routes
 
 
 def meta_settings() -> Any:
@@ -169,10 +191,10 @@ def engine() -> str:
     return "docker"
 
 
-@pytest.fixture
-def stack(engine: str) -> Iterator[list[str]]:
-    project = f"metahrl-test-{uuid.uuid4().hex[:8]}"
-    base = ["docker-compose", "-p", project, "-f", str(COMPOSE)]
+@pytest.fixture(params=sorted(TOPOLOGIES))
+def stack(engine: str, request: pytest.FixtureRequest) -> Iterator[list[str]]:
+    project = f"metahrl-test-{request.param}-{uuid.uuid4().hex[:8]}"
+    base = ["docker-compose", "-p", project, *files_args(TOPOLOGIES[request.param])]
     up = subprocess.run(
         [*base, "up", "-d"], capture_output=True, text=True, timeout=UP_DEADLINE_S, check=False
     )

@@ -21,6 +21,7 @@ from meta_controller import cli as meta_cli
 from meta_controller.config import ControllerSettings
 from tests.deploy.conftest import DEPLOY
 from tests.deploy.helm import HelmEngine, Rendered
+from tests.deploy.test_descriptors import onboarder_schema
 from xapps.service.settings import CONFIG_FILE_ENV, load_settings
 
 HELM = DEPLOY / "helm"
@@ -169,9 +170,14 @@ def test_du_pod_runs_with_the_descriptor_it_mounts(helm: HelmEngine, tmp_path: P
     assert annotations["prometheus.io/path"] == "/ric/v1/metrics"
 
 
-def test_du_release_per_du_is_named_after_its_instance(helm: HelmEngine, tmp_path: Path) -> None:
+def test_du_release_per_du_is_named_after_its_instance(
+    helm: HelmEngine, osc_dir: Path, tmp_path: Path
+) -> None:
     values = load_values(HELM / "metahrl-du" / "ci" / "per-du-values.yaml")
     rendered = render(helm, "metahrl-du", values, release="metahrl-du-3")
+    # the descriptor the pod mounts is still one the onboarder accepts
+    schema = onboarder_schema(osc_dir, "du-xapp")
+    jsonschema.validate(descriptor_of(rendered), schema, cls=jsonschema.Draft7Validator)
     assert rendered.names("Service") == {
         "service-ricxapp-metahrl-du-3-rmr",
         "service-ricxapp-metahrl-du-3-http",
