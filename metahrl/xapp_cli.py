@@ -162,7 +162,8 @@ async def _main(settings: Any, args: argparse.Namespace) -> dict[str, Any]:
     http = None
     beat = Heartbeat(max_age_s=5.0)
     if not args.no_http:
-        app = create_app(service, bundle.registry, alive=beat)
+        routers = [service.e2.router] if hasattr(service.e2, "router") else []  # osc: submgr notifications
+        app = create_app(service, bundle.registry, routers, alive=beat)
         http, bound = await serve(app, settings.http.host, settings.http.port)
         _log.info("HTTP API on %s:%d", settings.http.host, bound)
     try:
