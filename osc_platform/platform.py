@@ -37,7 +37,7 @@ from ric.transport import TransportConfig, TransportKind
 from xapps.e2access.osc import OscE2Settings
 from xapps.service.http import HttpServer, serve
 
-__all__ = ["OscPlatform", "OscPlatformSettings"]
+__all__ = ["OscPlatform", "OscPlatformSettings", "local_xapp_settings"]
 
 _log = logging.getLogger(__name__)
 
@@ -66,6 +66,25 @@ class OscPlatformSettings(BaseModel):
     )
     e2_timeout_s: float = Field(2.0, gt=0, description="E2 subscription / control timer (submgr: 2 s)")
     e2_retries: int = Field(1, ge=0, le=10, description="E2 subscription retries after a timeout")
+
+
+def local_xapp_settings(
+    route_table: Path, submgr_url: str, e2mgr_url: str, rmr_port: int | None = None, **overrides: Any
+) -> OscE2Settings:
+    """Settings for an :class:`xapps.e2access.osc.OscE2` on this host using a stand-in: its route
+    table and REST URLs, ClientEndpoint 127.0.0.1, a notification endpoint of its own on a free
+    port (``http_bind``), ``rmr_port`` free unless given; ``overrides`` win."""
+    data: dict[str, Any] = {
+        "rmr_port": rmr_port or free_port(),
+        "rmr_route_table": route_table,
+        "submgr_url": submgr_url,
+        "e2mgr_url": e2mgr_url,
+        "client_host": "127.0.0.1",
+        "http_port": 0,
+        "http_bind": "127.0.0.1",
+        **overrides,
+    }
+    return OscE2Settings.model_validate(data)
 
 
 class OscPlatform:
@@ -176,20 +195,9 @@ class OscPlatform:
             self._tmp = None
 
     def local_xapp_settings(self, rmr_port: int | None = None, **overrides: Any) -> OscE2Settings:
-        """Settings for an :class:`xapps.e2access.osc.OscE2` on this host using this platform:
-        its route table and REST URLs, ClientEndpoint 127.0.0.1, a notification endpoint of its
-        own on a free port (``http_bind``), ``rmr_port`` free unless given."""
-        data: dict[str, Any] = {
-            "rmr_port": rmr_port or free_port(),
-            "rmr_route_table": self.route_table,
-            "submgr_url": self.submgr_url,
-            "e2mgr_url": self.e2mgr_url,
-            "client_host": "127.0.0.1",
-            "http_port": 0,
-            "http_bind": "127.0.0.1",
-            **overrides,
-        }
-        return OscE2Settings.model_validate(data)
+        """Settings for an :class:`xapps.e2access.osc.OscE2` of this host on this platform."""
+        assert self.route_table is not None, "start the platform first"
+        return local_xapp_settings(self.route_table, self.submgr_url, self.e2mgr_url, rmr_port, **overrides)
 
     async def disconnect_all(self) -> None:
         """Drop every E2 connection (nodes reconnect); their subscriptions are deleted."""
