@@ -104,7 +104,9 @@ async def closed_loop(
     nodes = E2SimNodes(
         Simulator(scenario, seed=seed),
         E2SimConfig(
-            ric_port=ric_port or e2.port, lockstep=lockstep, duration_s=steps * env.config.low_period_ttis * 1e-3
+            ric_port=ric_port or e2.port,
+            lockstep=lockstep,
+            duration_s=steps * env.config.low_period_ttis * 1e-3,
         ),
     )
     try:
