@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import shutil
 import socket
 import statistics
@@ -279,7 +280,12 @@ def measure(args: argparse.Namespace, tmp: Path, sdl: str) -> dict[str, float]:
     init = tmp / "init.pt"
     torch.save(theta, init)
     numel = sum(math.prod(s) for s in shapes.values())
-    result: dict[str, float] = {"params_per_du": float(numel), "rounds": float(args.rounds)}
+    result: dict[str, float] = {
+        "params_per_du": float(numel),
+        "rounds": float(args.rounds),
+        "cpus": float(os.cpu_count() or 0),
+        "load_1m_at_start": os.getloadavg()[0],  # a busy machine inflates every figure here
+    }
     smallest = min(args.n_du)
     for n in args.n_du:
         _log(f"{n} DUs, {numel / 1e6:.2f} M parameters each, SDL {args.sdl}")
@@ -287,6 +293,7 @@ def measure(args: argparse.Namespace, tmp: Path, sdl: str) -> dict[str, float]:
     f32 = result[f"wire_bytes_per_update_float32_{smallest}"]
     result["wire_bytes_per_update_float32"] = f32
     result["wire_bytes_ratio_bfloat16_to_float32"] = result["wire_bytes_per_update_bfloat16"] / f32
+    result["load_1m_at_end"] = os.getloadavg()[0]
     return result
 
 
@@ -304,6 +311,8 @@ def _report(result: dict[str, float], n_dus: list[int], sdl: str) -> None:
     print(f"bytes per update: float32 {result['wire_bytes_per_update_float32']:.0f}, bfloat16 "
           f"{result['wire_bytes_per_update_bfloat16']:.0f} "
           f"(ratio {result['wire_bytes_ratio_bfloat16_to_float32']:.3f})")  # fmt: skip
+    print(f"load average (1 min) {result['load_1m_at_start']:.1f} at start, {result['load_1m_at_end']:.1f} "
+          f"at the end, on {result['cpus']:.0f} CPUs")  # fmt: skip
     print(f"targets: round ≤ {TARGET_RATIO_7:g}× in-process at 7 DUs; controller peak RSS ≤ "
           f"{TARGET_RSS_RATIO_30:g}× one round's updates at 30 DUs; bfloat16 ratio 0.5")  # fmt: skip
 
