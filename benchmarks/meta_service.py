@@ -11,6 +11,7 @@ before the clock starts. Per round, as the median over ``--rounds``:
   commit_to_all_ms_N      the last acknowledged commit → every DU holds the new meta-version
   inprocess_ms_N          `meta_step` (the function the controller applies) on the same N updates
                           in this process: the aggregation with no transport, no durability
+                          (run after each round, so that machine load hits both alike)
   round_ratio_to_inprocess_N   round_ms_N / inprocess_ms_N
   controller_peak_rss_mb_N     peak resident memory (VmHWM) of that controller process
   controller_start_rss_mb_N    …and the same once it serves, before any DU connects (Python,
@@ -43,7 +44,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,18 +177,13 @@ def _updates(shapes: dict[str, tuple[int, ...]], n_du: int, seed: int) -> list[T
     return out
 
 
-def inprocess_ms(theta: dict[str, torch.Tensor], updates: list[TaskUpdate], repeats: int) -> float:
-    """Median ms of the controller's aggregation (`meta_step`) of ``updates``, with no transport."""
-
-    def once() -> float:
-        start = time.perf_counter()
-        stack = GradientStack.from_grads([u.grads for u in updates])
-        variances = variances_with_fallback({g: [u.td_variance[g] for u in updates] for g in GROUPS})
-        meta_step(theta, stack, variances, MetaConfig())
-        return time.perf_counter() - start
-
-    once()  # warm-up
-    return 1e3 * statistics.median(once() for _ in range(repeats))
+def inprocess_once_ms(theta: dict[str, torch.Tensor], updates: list[TaskUpdate]) -> float:
+    """ms of the controller's aggregation (`meta_step`) of ``updates``, with no transport."""
+    start = time.perf_counter()
+    stack = GradientStack.from_grads([u.grads for u in updates])
+    variances = variances_with_fallback({g: [u.td_variance[g] for u in updates] for g in GROUPS})
+    meta_step(theta, stack, variances, MetaConfig())
+    return 1e3 * (time.perf_counter() - start)
 
 
 async def _one_round(clients: list[MetaClient], prepared: list[PreparedUpdate]) -> tuple[float, float]:
@@ -210,8 +206,15 @@ async def _one_round(clients: list[MetaClient], prepared: list[PreparedUpdate]) 
 
 
 async def _session(
-    port: int, layout: ParamLayout, updates: list[TaskUpdate], rounds: int, dtype: WireDType
-) -> tuple[list[float], list[float]]:
+    port: int,
+    layout: ParamLayout,
+    updates: list[TaskUpdate],
+    rounds: int,
+    dtype: WireDType,
+    between: Callable[[], float] | None = None,
+) -> tuple[list[float], list[float], list[float]]:
+    """(round ms, commit→all ms, ``between()`` ms) of each round; ``between`` (the in-process
+    reference) runs after every round, so that a busy machine slows both alike."""
     target = f"127.0.0.1:{port}"
     clients = [
         MetaClient(target, f"du-{i}", layout, insecure=True, deadline_s=120.0, retries=2, seed=i)
@@ -225,13 +228,15 @@ async def _session(
         if any(i is None for i in await asyncio.gather(*(c.wait_version(0, 120.0) for c in clients))):
             raise RuntimeError("no initial meta-init")
         prepared = [c.prepare(u, dtype=dtype) for c, u in zip(clients, updates, strict=True)]
-        round_ms, commit_ms = [], []
+        round_ms, commit_ms, local_ms = [], [], []
         for r in range(rounds):
             total, tail = await _one_round(clients, prepared)
             _log(f"{len(clients)} DUs {dtype} round {r + 1}/{rounds}: {total:.0f} ms (commit→all {tail:.0f})")
             round_ms.append(total)
             commit_ms.append(tail)
-        return round_ms, commit_ms
+            if between is not None:
+                local_ms.append(between())
+        return round_ms, commit_ms, local_ms
     finally:
         for c in clients:
             await c.close()
@@ -247,16 +252,21 @@ def _measure_n(
     out: dict[str, float] = {}
     with _controller(tmp, init, n, sdl, f"{n}") as ctl:
         start_rss = ctl.peak_rss_mb()
-        round_ms, commit_ms = asyncio.run(_session(ctl.grpc_port, layout, updates, rounds, "float32"))
+        inprocess_once_ms(theta, updates)  # warm-up
+        round_ms, commit_ms, local_ms = asyncio.run(
+            _session(
+                ctl.grpc_port, layout, updates, rounds, "float32", lambda: inprocess_once_ms(theta, updates)
+            )
+        )
         peak = ctl.peak_rss_mb()
         received = ctl.sample("metahrl_meta_received_bytes_total")
         if bf16:
-            bf_ms, _ = asyncio.run(_session(ctl.grpc_port, layout, updates, 1, "bfloat16"))
+            bf_ms, _, _ = asyncio.run(_session(ctl.grpc_port, layout, updates, 1, "bfloat16"))
             out[f"round_ms_bfloat16_{n}"] = bf_ms[0]
             out["wire_bytes_per_update_bfloat16"] = (
                 ctl.sample("metahrl_meta_received_bytes_total") - received
             ) / n
-    local = inprocess_ms(theta, updates, repeats=max(3, rounds))
+    local = statistics.median(local_ms)
     updates_mb = n * layout.numel * 4 / 2**20
     return out | {
         f"round_ms_{n}": statistics.median(round_ms),
