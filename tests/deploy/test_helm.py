@@ -170,6 +170,15 @@ def test_du_pod_runs_with_the_descriptor_it_mounts(helm: HelmEngine, tmp_path: P
     assert annotations["prometheus.io/path"] == "/ric/v1/metrics"
 
 
+@pytest.mark.parametrize("values_file", [None, HELM / "metahrl-du" / "ci" / "direct-e2-values.yaml"])
+def test_du_services_reach_a_pod_that_is_not_ready_yet(helm: HelmEngine, values_file: Path | None) -> None:
+    """Readiness waits for E2 connected + subscribed, and that needs E2 nodes, RMR indications and
+    submgr notifications to reach the pod first: its Services publish not-ready addresses."""
+    rendered = render(helm, "metahrl-du", load_values(values_file) if values_file else None)
+    services = rendered.of_kind("Service")
+    assert services and all(s["spec"]["publishNotReadyAddresses"] is True for s in services)
+
+
 def test_du_release_per_du_is_named_after_its_instance(
     helm: HelmEngine, osc_dir: Path, tmp_path: Path
 ) -> None:
