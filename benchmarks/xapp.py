@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -61,12 +62,24 @@ async def _phase(args: argparse.Namespace, learn: str) -> dict[str, Any]:
             "learning": {"mode": learn, "explore": learn == "online"},
         }
     )
-    if args.e2 == "osc":
-        raise SystemExit("bench xapp --e2 osc: the OSC stand-in is not wired into this benchmark yet")
-    bundle = build_service(settings)
-    service = bundle.service
-    await service.start()
-    port = service.e2.port  # type: ignore[attr-defined]
+    async with contextlib.AsyncExitStack() as stack:
+        e2 = None
+        ric_port = 0
+        if args.e2 == "osc":
+            from osc_platform.process import platform_process
+            from ric.sdl import MemorySdl
+            from xapps.e2access.osc import OscE2
+
+            info = await stack.enter_async_context(platform_process())
+            e2, ric_port = OscE2(info.xapp_settings(), MemorySdl()), info.e2_port
+        bundle = build_service(settings, e2=e2)
+        service = bundle.service
+        await service.start()
+        return await _measure(args, service, ric_port or service.e2.port)  # type: ignore[attr-defined]
+    raise AssertionError("unreachable")
+
+
+async def _measure(args: argparse.Namespace, service: Any, port: int) -> dict[str, Any]:
     duration = args.warmup_s + args.seconds + 30.0
     sim = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "metahrl", "e2sim", "--scenario", args.scenario, "--realtime",

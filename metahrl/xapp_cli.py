@@ -149,24 +149,26 @@ async def _main(settings: Any, args: argparse.Namespace) -> dict[str, Any]:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    await service.start()
-    port = getattr(service.e2, "port", None)
-    _log.info(
-        "serving DUs %s (%s; init %s; learning %s)%s",
-        sorted(service.dus),
-        settings.e2.mode,
-        bundle.init,
-        settings.learning.mode,
-        f"; E2 on {settings.e2.listen_host}:{port}" if port is not None else "",
-    )
     http = None
     beat = Heartbeat(max_age_s=5.0)
     if not args.no_http:
         routers = [service.e2.router] if hasattr(service.e2, "router") else []  # osc: submgr notifications
         app = create_app(service, bundle.registry, routers, alive=beat)
         http, bound = await serve(app, settings.http.host, settings.http.port)
+        if hasattr(service.e2, "use_http_port"):  # osc: the ClientEndpoint port submgr posts to
+            service.e2.use_http_port(bound)
         _log.info("HTTP API on %s:%d", settings.http.host, bound)
     try:
+        await service.start()
+        port = getattr(service.e2, "port", None)
+        _log.info(
+            "serving DUs %s (%s; init %s; learning %s)%s",
+            sorted(service.dus),
+            settings.e2.mode,
+            bundle.init,
+            settings.learning.mode,
+            f"; E2 on {settings.e2.listen_host}:{port}" if port is not None else "",
+        )
         deadline = None if args.duration_s is None else loop.time() + args.duration_s
         while not stop.is_set() and (deadline is None or loop.time() < deadline):
             beat.beat()

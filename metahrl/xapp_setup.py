@@ -92,6 +92,7 @@ def make_e2(settings: XappSettings, sdl: Any) -> E2Access:
         client_host=e2.http_callback_host or settings.name,
         http_port=settings.http.port,
         control_timeout_s=settings.control.control_timeout_s,
+        instance=settings.name,  # prefixes the SubscriptionIds kept in the SDL
     )
     return OscE2(osc, sdl if sdl is not None else MemorySdl())
 

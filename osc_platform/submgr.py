@@ -335,7 +335,7 @@ class SubscriptionManager:
         except httpx.HTTPError as exc:
             self.counters.notify_failed += 1
             _log.warning(
-                "submgr: notification of %s to %s failed: %s", rest.subscription_id, rest.notify_url, exc
+                "submgr: notification of %s to %s failed: %r", rest.subscription_id, rest.notify_url, exc
             )
 
     async def _delete_e2(self, rest: RestSubscription) -> None:

@@ -116,6 +116,9 @@ class RmrSendError(RmrError):
 # ---------------------------------------------------------------------------------------
 
 
+_DRAIN_BATCH = 64
+
+
 def find_rmr_library() -> Path | None:
     """The ``librmr_si.so`` to load: ``$METAHRL_RMR_LIB`` (file or directory), else the running
     virtual environment's ``rmr/lib``, else the repository's ``.venv/rmr/lib``; ``None``: leave
@@ -420,10 +423,13 @@ class RmrEndpoint:
 
     # ------------------------------------------------------------------ receiving
     def _drain(self) -> None:
+        """Read what is waiting, at most ``_DRAIN_BATCH`` messages per wake-up so a flood of
+        indications cannot starve the rest of the event loop (the fd stays readable, so the
+        loop calls back at once after the other ready callbacks)."""
         rmr, ctx = self._rmr, self._ctx
         if rmr is None or ctx is None:
             return
-        while True:
+        for _ in range(_DRAIN_BATCH):
             mbuf = rmr.rmr_torcv_msg(ctx, None, 0)
             if not mbuf:
                 return

@@ -462,6 +462,12 @@ class XappService:
         checks: dict[str, Check] = {}
         for rt in self.dus.values():
             checks[f"e2.du{rt.du}"] = e2_check(rt.connected, rt.subscribed)
+        reachable = getattr(self.e2, "platform_reachable", None)  # osc: the RIC platform's REST
+        if reachable is not None:
+            ok = bool(reachable)
+            checks["e2.platform"] = Check(
+                ok=ok, detail="reachable" if ok else "E2 Manager / submgr unreachable"
+            )
         checks["sdl"] = sdl_check(self.sdl)
         status = self.meta_status()
         checks["meta"] = meta_check(self.settings.meta.address, status != "degraded")
