@@ -1,10 +1,11 @@
 """The real Prometheus (Debian's `prometheus` binary) scrapes the services with the committed
 scrape config and rules, and slice QoS is queried back over its HTTP API.
 
-The scraped endpoints are the services' real HTTP apps (xapps.service.http.create_app and
-meta_controller.http.create_app on uvicorn) over their real metric registries; the values come
-from XappMetrics / ControllerMetrics calls with fixed numbers, not from a control loop (`metahrl
-xapp` is not wired to a demo run yet), so the check is exactly what Prometheus stores.
+Two runs: (1) the services' real HTTP apps (xapps.service.http / meta_controller.http on uvicorn)
+over their real registries holding fixed values, so what Prometheus stores and the recording rule
+computes are checked exactly; (2) a short demo run — the real `metahrl xapp` process serving all
+DUs of the paper scenario, fed by the real `metahrl e2sim` over E2 on loopback — whose slice QoS
+per DU and slice and acknowledged controls reach Prometheus.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -30,7 +32,7 @@ from prometheus_client import CollectorRegistry
 
 from meta_controller.http import create_app as meta_app
 from meta_controller.metrics import ControllerMetrics
-from tests.deploy.conftest import DEPLOY
+from tests.deploy.conftest import DEPLOY, ROOT
 from xapps.service.http import Readiness, create_app, e2_check, serve
 from xapps.service.metrics import SLICES, XappMetrics
 from xapps.service.settings import XappControls, XappSettings
@@ -108,11 +110,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def scrape_config(tmp_path: Path, du_port: int, meta_port: int) -> Path:
+def scrape_config(tmp_path: Path, du_port: int, meta_port: int | None) -> Path:
     """The committed config with the compose hostnames replaced by the test's ports."""
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     config["global"].update({"scrape_interval": "1s", "evaluation_interval": "1s"})
-    targets = {"metahrl-du": f"127.0.0.1:{du_port}", "metahrl-meta": f"127.0.0.1:{meta_port}"}
+    targets = {"metahrl-du": f"127.0.0.1:{du_port}"}
+    if meta_port is not None:
+        targets["metahrl-meta"] = f"127.0.0.1:{meta_port}"
     config["scrape_configs"] = [job for job in config["scrape_configs"] if job["job_name"] in targets]
     for job in config["scrape_configs"]:
         for static in job["static_configs"]:
@@ -123,17 +127,18 @@ def scrape_config(tmp_path: Path, du_port: int, meta_port: int) -> Path:
     return path
 
 
-@pytest.fixture
-def prometheus(tmp_path: Path, services: Services) -> Iterator[str]:
+def run_prometheus(tmp_path: Path, du_port: int, meta_port: int | None) -> Iterator[str]:
+    """The real Prometheus on the committed config (targets on loopback); yields its base URL."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.skip("prometheus not found: apt-get install prometheus (Debian, ~10 s)")
+    tmp_path.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = (tmp_path / "prometheus.log").open("w")
     proc = subprocess.Popen(
         [
             binary,
-            f"--config.file={scrape_config(tmp_path, services.du_port, services.meta_port)}",
+            f"--config.file={scrape_config(tmp_path, du_port, meta_port)}",
             f"--storage.tsdb.path={tmp_path / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
         ],
@@ -150,6 +155,11 @@ def prometheus(tmp_path: Path, services: Services) -> Iterator[str]:
             proc.kill()
             proc.wait(timeout=5)
         log.close()
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path, services: Services) -> Iterator[str]:
+    yield from run_prometheus(tmp_path, services.du_port, services.meta_port)
 
 
 def query(base: str, expr: str) -> list[dict[str, Any]]:
@@ -200,3 +210,82 @@ def test_prometheus_scrapes_slice_qos_from_the_xapp(prometheus: str, services: S
         'metahrl_du_slice_qos_ratio{du="1", slice="urllc"}',
         lambda r: len(r) == 1 and float(r[0]["value"][1]) == 0.25,
     )
+
+
+# ---- a short demo run: the real xApp process fed by the real simulator ---------------------------
+
+
+def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "metahrl", *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[int]:
+    """`metahrl xapp` (all DUs of the paper scenario, direct E2) and `metahrl e2sim` connected to
+    it on loopback, in simulated time; yields the xApp's HTTP port."""
+    e2_port, http_port = free_port(), free_port()
+    xapp = start(
+        ["xapp", "--listen", f"127.0.0.1:{e2_port}", "--http", f"127.0.0.1:{http_port}",
+         "--period-ms", "100", "--learn", "off", "--log-level", "warning"],
+        tmp_path / "xapp.log",
+    )  # fmt: skip
+    sim: subprocess.Popen[bytes] | None = None
+    try:
+        deadline = time.monotonic() + DEADLINE_S
+        while not alive(http_port):
+            assert xapp.poll() is None, (tmp_path / "xapp.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the xApp did not serve HTTP in time"
+            time.sleep(0.25)  # poll interval
+        sim = start(
+            ["e2sim", "--ric", f"127.0.0.1:{e2_port}", "--seed", "0", "--log-level", "WARNING"],
+            tmp_path / "sim.log",
+        )
+        yield http_port
+    finally:
+        for proc in (sim, xapp):
+            if proc is not None:
+                stop(proc)
+
+
+def alive(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ric/v1/health/alive", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def demo_prometheus(tmp_path: Path, demo: int) -> Iterator[str]:
+    yield from run_prometheus(tmp_path / "prom", demo, free_port())
+
+
+def test_prometheus_scrapes_slice_qos_of_a_demo_run(demo_prometheus: str) -> None:
+    n_du = 7  # the paper scenario
+    qos = poll(demo_prometheus, "metahrl_du_slice_qos_ratio", lambda r: len(r) == n_du * len(SLICES))
+    assert set(by_du_slice(qos)) == {(du, s) for du in range(n_du) for s in SLICES}
+    assert all(0.0 <= v <= 1.0 for v in by_du_slice(qos).values())
+    acked = poll(
+        demo_prometheus,
+        'sum(metahrl_du_controls_total{outcome="acknowledged"})',
+        lambda r: len(r) == 1 and float(r[0]["value"][1]) > 0,
+    )
+    assert float(acked[0]["value"][1]) > 0
+    connected = poll(
+        demo_prometheus,
+        "sum(metahrl_du_e2_connected)",
+        lambda r: len(r) == 1 and float(r[0]["value"][1]) == n_du,
+    )
+    assert float(connected[0]["value"][1]) == n_du
