@@ -48,6 +48,7 @@ class ActorSnapshot:
     version: int
     weights: ActorWeights
     taken_at: float  # time.monotonic()
+    td_variance: dict[str, float]  # windowed TD-error variance per learner ("high", "low.0", …)
 
 
 class Actor:
@@ -57,6 +58,7 @@ class Actor:
         self.agent = agent
         self.version = 0
         self.taken_at = time.monotonic()
+        self.td_variance: dict[str, float] = {}
 
     def refresh(self, snapshot: ActorSnapshot | None) -> bool:
         """Use ``snapshot`` if it is newer than the weights in use."""
@@ -64,6 +66,7 @@ class Actor:
             return False
         load_actor_weights(self.agent, snapshot.weights)
         self.version, self.taken_at = snapshot.version, snapshot.taken_at
+        self.td_variance = snapshot.td_variance
         return True
 
     def act(self, obs: Observation, explore: bool = True) -> Action:
@@ -130,7 +133,8 @@ class Learner:
         """Publish the current actors now (also the initial snapshot)."""
         with self._lock:
             self._version += 1
-            self._snapshot = ActorSnapshot(self._version, actor_weights(self.agent), time.monotonic())
+            td = {name: float(v.windowed) for name, v in self.agent.td_variance().items()}
+            self._snapshot = ActorSnapshot(self._version, actor_weights(self.agent), time.monotonic(), td)
             self._since_snapshot = 0
             return self._snapshot
 

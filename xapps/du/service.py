@@ -306,9 +306,8 @@ class XappService:
 
     def _decide(self, rt: DuRuntime, window: KpiWindow, received_at: float) -> None:
         learning = rt.learner is not None
-        if learning:
-            assert rt.learner is not None
-            rt.actor.refresh(rt.learner.snapshot)
+        if rt.learner is not None and rt.actor.refresh(rt.learner.snapshot):
+            self._record_td(rt)
         explore = learning and self.settings.learning.explore
         try:
             decision = rt.controller.decide(window, explore)
@@ -426,6 +425,12 @@ class XappService:
             self.metrics.learner(
                 du, rt.actor.version, time.monotonic() - rt.actor.taken_at, rt.learner.updates
             )
+
+    def _record_td(self, rt: DuRuntime) -> None:
+        for name, value in rt.actor.td_variance.items():
+            level = "high" if name == "high" else SLICE_NAMES[int(name.split(".")[1])]
+            if value == value:  # NaN until a learner has TD errors
+                self.metrics.td_error_variance(rt.du, level, value)
 
     def _end_episode(self, rt: DuRuntime) -> None:
         if rt.counters.decisions:
