@@ -1,46 +1,20 @@
-"""A trained `AgentPool` as an `e2sim` policy: greedy (no exploration noise), side-effect free.
+"""A trained `AgentPool` as an `e2sim` policy: greedy, side-effect free.
 
-The pool's own `act` keeps each agent's held high action as agent state; evaluating through it
-would disturb a training run in progress. :class:`GreedyPolicy` calls the learners' actors
-directly and holds the high-level action itself, so the same pool can be evaluated mid-training
-and training continues exactly as if no evaluation had happened.
+The greedy view itself is the agent package's `xapps.agent.GreedyPool` (the same `act` the
+agents and the DU xApp run, with the high action held by the view, not the agents); this adds
+the policy name the evaluation reports use.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import numpy.typing as npt
-import torch
-
-from e2sim.env import HierAction, HierObs
-from xapps.agent import AgentPool
+from xapps.agent import AgentPool, GreedyPool
 
 __all__ = ["GreedyPolicy"]
 
 
-class GreedyPolicy:
-    """``act(obs) -> HierAction`` with μ(s) of every DU's learners (explore=False)."""
+class GreedyPolicy(GreedyPool):
+    """``act(obs) -> HierAction``-compatible greedy policy of every DU's learners."""
 
     def __init__(self, pool: AgentPool, name: str = "hrl") -> None:
-        self.pool, self.name = pool, name
-        self._held: npt.NDArray[np.float32] | None = None
-
-    def act(self, obs: HierObs) -> HierAction:
-        n = len(self.pool)
-        if np.shape(obs.high)[0] != n:
-            raise ValueError(f"observation has {np.shape(obs.high)[0]} DUs, the policy has {n}")
-        with torch.no_grad():
-            if obs.high_due or self._held is None:
-                self._held = np.stack([a.high.act(obs.high[d], False) for d, a in enumerate(self.pool)])
-            ue = np.stack(
-                [
-                    np.stack(
-                        [
-                            learner.act(obs.low[d, i], False, mask=obs.ue_mask[d, i])
-                            for i, learner in enumerate(agent.low)
-                        ]
-                    )
-                    for d, agent in enumerate(self.pool)
-                ]
-            )
-        return HierAction(slice_shares=self._held.copy(), ue_action=ue)
+        super().__init__(pool)
+        self.name = name

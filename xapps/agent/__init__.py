@@ -36,7 +36,7 @@ from xapps.agent.interface import (
     observation_of_du,
 )
 from xapps.agent.noise import GaussianNoise, OrnsteinUhlenbeckNoise, make_noise
-from xapps.agent.pool import AgentPool
+from xapps.agent.pool import AgentPool, GreedyPool
 from xapps.agent.replay import Batch, ReplayBuffer
 from xapps.agent.td_stats import RunningVariance, TDStats, TDVariance, WindowedVariance
 
@@ -51,6 +51,7 @@ __all__ = [
     "CriticLoss",
     "DDPGConfig",
     "GaussianNoise",
+    "GreedyPool",
     "HierarchicalAgent",
     "HierarchicalConfig",
     "Networks",

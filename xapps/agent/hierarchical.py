@@ -111,15 +111,23 @@ class HierarchicalAgent:
     def act(self, obs: ObservationLike, explore: bool = True) -> Action:
         """The DU's action: a new high action when ``obs.high_due`` (else the one in force) and
         per-UE RB requests for every slice (−1 in masked slots)."""
+        action, self._held = self.act_with(obs, explore, self._held)
+        return action
+
+    def act_with(
+        self, obs: ObservationLike, explore: bool, held: npt.NDArray[np.float32] | None
+    ) -> tuple[Action, npt.NDArray[np.float32]]:
+        """`act` with the high action in force passed in and returned instead of kept: the one
+        implementation behind `act` and side-effect-free greedy views (`GreedyPool`)."""
         self._check_obs(obs)
         if obs.high_due:
-            self._held = self.high.act(obs.high, explore)
-        elif self._held is None:
+            held = self.high.act(obs.high, explore)
+        elif held is None:
             raise AgentStateError("high_due is False but the high level has not acted yet")
         ue_action = np.stack(
             [a.act(obs.low[i], explore, mask=obs.ue_mask[i]) for i, a in enumerate(self.low)]
         )
-        return Action(slice_shares=self._held.copy(), ue_action=ue_action)
+        return Action(slice_shares=held.copy(), ue_action=ue_action), held
 
     def observe(self, tr: Transition) -> None:
         """Store one low-level step; a high window closes at ``next_obs.high_due`` / episode end."""

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from xapps.agent.checkpoint import CheckpointError, check_format, check_keys, get_mapping
@@ -13,9 +14,33 @@ from xapps.agent.ddpg import UpdateMetrics
 from xapps.agent.hierarchical import HierarchicalAgent, HierarchicalConfig
 from xapps.agent.interface import Action, ObservationLike, Transition, observation_of_du
 
-__all__ = ["AgentPool"]
+__all__ = ["AgentPool", "GreedyPool"]
 
 _FORMAT = "metahrl.agent.pool/1"
+
+
+class GreedyPool:
+    """``act(obs) -> Action`` with μ(s) of every DU's learners (no exploration noise), holding
+    the high action itself: evaluating a pool through it leaves the agents' state untouched, so a
+    training run can be evaluated mid-way and continue exactly as if it had not been."""
+
+    def __init__(self, pool: AgentPool) -> None:
+        self.pool = pool
+        self._held: list[npt.NDArray[np.float32] | None] = [None] * len(pool)
+
+    def act(self, obs: ObservationLike) -> Action:
+        n = len(self.pool)
+        if np.shape(obs.high)[0] != n:
+            raise ValueError(f"observation has {np.shape(obs.high)[0]} DUs, the policy has {n}")
+        actions = []
+        with torch.no_grad():
+            for d, agent in enumerate(self.pool):
+                one = observation_of_du(obs, d)
+                if self._held[d] is None:  # evaluation may start mid-window: the high level acts
+                    self._held[d] = agent.high.act(one.high, False)
+                action, self._held[d] = agent.act_with(one, False, self._held[d])
+                actions.append(action)
+        return Action.stack(actions)
 
 
 class AgentPool:
@@ -61,6 +86,10 @@ class AgentPool:
     def update(self) -> list[dict[str, UpdateMetrics]]:
         """One `HierarchicalAgent.update` per DU, in DU order."""
         return [agent.update() for agent in self.agents]
+
+    def greedy(self) -> GreedyPool:
+        """A side-effect-free greedy policy over these agents (see `GreedyPool`)."""
+        return GreedyPool(self)
 
     def reset_episode(self) -> None:
         for agent in self.agents:
