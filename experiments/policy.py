@@ -7,14 +7,20 @@ the policy name the evaluation reports use.
 
 from __future__ import annotations
 
+from e2sim.env import HierAction
 from xapps.agent import AgentPool, GreedyPool
+from xapps.agent.interface import ObservationLike
 
 __all__ = ["GreedyPolicy"]
 
 
-class GreedyPolicy(GreedyPool):
-    """``act(obs) -> HierAction``-compatible greedy policy of every DU's learners."""
+class GreedyPolicy:
+    """``act(obs) -> HierAction``: the greedy policy of every DU's learners."""
 
     def __init__(self, pool: AgentPool, name: str = "hrl") -> None:
-        super().__init__(pool)
-        self.name = name
+        self.pool, self.name = pool, name
+        self._view = GreedyPool(pool)
+
+    def act(self, obs: ObservationLike) -> HierAction:
+        a = self._view.act(obs)
+        return HierAction(slice_shares=a.slice_shares, ue_action=a.ue_action)
