@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, deque
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
@@ -182,6 +182,21 @@ class _IdPool:
             if candidate not in in_use:
                 return candidate
         raise LocalError(f"no free {what}: all of {self._lo}..{self._hi} are in use")
+
+
+class _InstancesInUse:
+    """``instance in self``: a procedure of ``kind`` holds our request ID with that instance (a
+    dictionary lookup per candidate, not a set of every pending procedure per allocation)."""
+
+    __slots__ = ("_kind", "_procedures", "_requestor")
+
+    def __init__(self, procedures: Mapping[Any, Any], kind: ProcedureKind, requestor: int) -> None:
+        self._procedures, self._kind, self._requestor = procedures, kind, requestor
+
+    def __contains__(self, instance: object) -> bool:
+        if not isinstance(instance, int):
+            return False
+        return (self._kind, RicRequestId(self._requestor, instance)) in self._procedures
 
 
 @dataclass(slots=True)
@@ -792,7 +807,7 @@ class RicLink(E2Link):
             )
 
     def _allocate(self, kind: ProcedureKind) -> RicRequestId:
-        in_use = {rid.instance for k, rid in self._procedures if k is kind}
+        in_use = _InstancesInUse(self._procedures, kind, self.requestor_id)
         return RicRequestId(self.requestor_id, self._instances[kind].allocate(in_use, "RIC instance ID"))
 
     # ------------------------------------------------------------------ handlers

@@ -107,6 +107,7 @@ class WindowAssembler:
         self._infos = {a.action_id: a.definition.measurements for a in actions}
         self._sd = {s: i for i, s in enumerate(task_snssais(task))}
         self._open: dict[int, _Partial] = {}
+        self._positions: dict[tuple[kpm.MeasInfo, ...], tuple[int, ...]] = {}
         self._last_done = -1
         self.incomplete_dropped = 0
 
@@ -189,18 +190,33 @@ class WindowAssembler:
             ue = report.ue
             if not isinstance(ue, GnbDuUeId) or ue.cu_ue_f1ap_id <= 0:
                 raise UnusableIndication("unknown_ue", f"UE ID {ue} is not a DU UE")
-            values = _as_dict(report.report, infos)
-            row = []
-            for name in meas.UE_MEASUREMENTS:
-                v = values.get((name, kpm.NO_LABEL))
-                if v is None:
-                    raise UnusableIndication("missing_measurement", f"UE {ue.cu_ue_f1ap_id}: no {name}")
-                row.append(float(v))
+            row = self._ue_row(report.report, infos)
+            if row is None:
+                raise UnusableIndication(
+                    "missing_measurement", f"UE {ue.cu_ue_f1ap_id}: a measurement has no value"
+                )
             ids.append(ue.cu_ue_f1ap_id)
             rows.append(row)
         table = np.array(rows, np.float64).reshape(len(rows), len(meas.UE_MEASUREMENTS))
         out = {name: table[:, j] for j, name in enumerate(meas.UE_MEASUREMENTS)}
         out["ue_id"] = np.array(ids, np.int64)
+        return out
+
+    def _ue_row(self, report: kpm.KpmIndicationFormat1, infos: Sequence[kpm.MeasInfo]) -> list[float] | None:
+        """One UE's values in :data:`UE_MEASUREMENTS` order (None if one has no value)."""
+        given = report.measurements if report.measurements is not None else tuple(infos)
+        where = self._positions.get(given)
+        if where is None:
+            where = self._positions[given] = _positions(given)
+        records = report.data[-1].records
+        if len(records) != sum(len(m.labels) for m in given):
+            raise UnusableIndication("missing_measurement", "records do not match the measurements")
+        out = []
+        for i in where:
+            v = records[i] if i >= 0 else None
+            if v is None:
+                return None
+            out.append(float(v))
         return out
 
     def _window(self, part: _Partial) -> KpiWindow:
@@ -235,6 +251,18 @@ class WindowAssembler:
             slice_prb_used=node.used[None, :].copy(),
             slice_prb_over=node.over[None, :].copy(),
         )
+
+
+def _positions(infos: Sequence[kpm.MeasInfo]) -> tuple[int, ...]:
+    """Record index of each UE measurement (unlabeled) in a report listing ``infos``; −1 absent."""
+    index: dict[str, int] = {}
+    i = 0
+    for m in infos:
+        for label in m.labels:
+            if label == kpm.NO_LABEL:
+                index.setdefault(m.name, i)
+            i += 1
+    return tuple(index.get(name, -1) for name in meas.UE_MEASUREMENTS)
 
 
 def _as_dict(

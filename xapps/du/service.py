@@ -409,18 +409,18 @@ class XappService:
                     future.cancel()
 
     def _record(self, rt: DuRuntime, d: Decision) -> None:
-        q, du = d.qos, rt.du
+        """Gauges once per high-level window (100 ms: the KPIs of that window), not per period."""
+        if d.reward is None or not d.reward.high_valid:
+            return
+        du, q = rt.du, rt.controller.mdp.last_high_qos or d.qos
         for s, name in enumerate(SLICE_NAMES):
             thr = float(np.nan_to_num(q.throughput_mbps[0, s])) * 1e6
             lat = float(np.nan_to_num(q.latency_max_ms[0, s])) * 1e-3
             self.metrics.slice_kpis(du, name, float(q.qos[0, s]), thr, lat, float(d.slice_ratio[s]) / 100.0)
-        if d.reward is not None:
-            for s, name in enumerate(SLICE_NAMES):
-                self.metrics.reward(du, name, float(d.reward.low[0, s]))
-            if d.reward.high_valid:
-                r = float(d.reward.high[0])
-                self.metrics.reward(du, "high", r)
-                rt.episode_return += r
+            self.metrics.reward(du, name, float(d.reward.low[0, s]))
+        r = float(d.reward.high[0])
+        self.metrics.reward(du, "high", r)
+        rt.episode_return += r
         if rt.learner is not None:
             self.metrics.learner(
                 du, rt.actor.version, time.monotonic() - rt.actor.taken_at, rt.learner.updates
