@@ -41,6 +41,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup-s", type=float, default=2.0, help="unmeasured seconds before each phase")
     p.add_argument("--scenario", default="paper", help="scenario (default paper: 7 DUs × 30 UEs)")
     p.add_argument("--agent", default="paper", help="training config for the network sizes (default paper)")
+    p.add_argument(
+        "--du",
+        default="all",
+        help="DUs the xApp serves ('all' or e.g. '0'); the other DUs' nodes connect but are not "
+        "subscribed (a lighter load, to see latency without queueing)",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     p.add_argument("--quick", action="store_true", help="1 s phases (a smoke test, not a measurement)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -58,6 +64,7 @@ async def _phase(args: argparse.Namespace, learn: str) -> dict[str, Any]:
         {
             "scenario": args.scenario,
             "agent": args.agent,
+            "du": args.du,
             "e2": {"mode": args.e2, "listen_port": 0},
             "learning": {"mode": learn, "explore": learn == "online"},
         }
@@ -114,6 +121,8 @@ async def _measure(args: argparse.Namespace, service: Any, port: int) -> dict[st
         "roundtrip": roundtrip,
         "act": act,
         "controls_per_s": sent / elapsed,
+        "decisions_per_s": len(decision) / elapsed,
+        "required_per_s": len(service.dus) * 1000.0 / service.period_ms,
         "timeouts": timeouts,
         "lost": lost,
     }
@@ -156,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
         "xapp_act_p99_ms": _pct(off["act"], 99),
         "xapp_decisions": len(off["decision"]),
         "xapp_controls_per_s": off["controls_per_s"],
+        "xapp_decisions_per_s": off["decisions_per_s"],
+        "xapp_required_decisions_per_s": off["required_per_s"],
         "xapp_timeouts": off["timeouts"] + on["timeouts"],
         "xapp_lost": off["lost"] + on["lost"],
     }
