@@ -107,15 +107,17 @@ def test_readiness_is_false_while_a_node_is_away_and_true_after_it_resubscribes(
 def test_metrics_report_decisions_and_controls() -> None:
     scenario = small_scenario()
     env = share_env(scenario)
-    service, _, _ = run_closed_loop(scenario, tiny_pool(env), env, seed=2, steps=5)
+    service, _, _ = run_closed_loop(scenario, tiny_pool(env), env, seed=2, steps=12)  # one 100 ms window
     text = service.metrics.registry
     families = {f.name: f for f in text_string_to_metric_families(_render(text))}
     decisions = [s for s in families["metahrl_du_decision_seconds"].samples if s.name.endswith("_count")]
-    assert sum(s.value for s in decisions) == 3 * 6
+    assert sum(s.value for s in decisions) == 3 * 13
     acked = [s for s in families["metahrl_du_controls"].samples if s.labels.get("outcome") == "acknowledged"]
     assert sum(s.value for s in acked) == sum(v["acknowledged"] for v in service.stats().values())
     qos = [s for s in families["metahrl_du_slice_qos_ratio"].samples]
-    assert len(qos) == 9 and all(0.0 <= s.value <= 1.0 for s in qos)
+    assert len(qos) == 9 and all(0.0 <= s.value <= 1.0 for s in qos)  # gauges of the closed window
+    high = [s for s in families["metahrl_du_reward"].samples if s.labels["level"] == "high"]
+    assert len(high) == 3 and all(0.0 <= s.value <= 3.0 for s in high)  # R_h = Σ QoS
 
 
 def _render(registry: CollectorRegistry) -> str:
