@@ -125,9 +125,10 @@ class Learner:
 
     @property
     def snapshot(self) -> ActorSnapshot | None:
-        """The newest published actor snapshot (None before the first)."""
-        with self._lock:
-            return self._snapshot
+        """The newest published actor snapshot (None before the first). Lock-free: the control
+        loop must never wait for a gradient step (the learner holds ``_lock`` while it trains);
+        a snapshot is immutable and published by one reference assignment."""
+        return self._snapshot
 
     def publish(self) -> ActorSnapshot:
         """Publish the current actors now (also the initial snapshot)."""
