@@ -1,8 +1,9 @@
 """DU xApp latency: 7 DUs × 30 UEs (the paper scenario), KPM every 10 ms, paper network sizes.
 
 The xApp (this process) serves all DUs over E2 (direct: TCP on loopback; osc: through the OSC
-platform stand-in over real RMR) while ``metahrl e2sim --realtime`` (another process) runs the
-E2 nodes paced to the wall clock, as a deployment sees them. Measured in the same run:
+platform stand-in over real RMR) while ``metahrl e2sim --realtime --fading scheduled`` (another
+process; scheduled fading is exact for per-TTI fading and keeps the simulator at real time on 2
+cores) runs the E2 nodes paced to the wall clock, as a deployment sees them. Measured in the same run:
 
 * **decision** — a window's last indication received → every control of the decision written
   to the transport (per DU and period), p50/p99, with learning off and then on (a learner
@@ -90,7 +91,7 @@ async def _measure(args: argparse.Namespace, service: Any, port: int) -> dict[st
     duration = args.warmup_s + args.seconds + 30.0
     sim = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "metahrl", "e2sim", "--scenario", args.scenario, "--realtime",
-        "--ric", f"127.0.0.1:{port}", "--duration-s", str(duration), "--log-level", "ERROR",
+        "--fading", "scheduled", "--ric", f"127.0.0.1:{port}", "--duration-s", str(duration), "--log-level", "ERROR",
         "--json", stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
