@@ -35,7 +35,7 @@ from e2sim.e2node import MIN_PERIOD_MS, E2SimConfig, E2SimNodes, ran_functions
 from e2sim.scenario import ScenarioError, load_scenario
 from ric.transport import SctpUnavailableError, TransportConfig, TransportKind, sctp_socket
 
-__all__ = ["add_arguments", "parse_endpoint", "run"]
+__all__ = ["add_arguments", "parse_endpoint", "parse_joins", "run"]
 
 _log = logging.getLogger("e2sim")
 
@@ -75,6 +75,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="one RIC port per DU, comma-separated (each DU's node connects to its own xApp on "
         "the --ric host); default: every node connects to --ric",
     )
+    p.add_argument(
+        "--join",
+        action="append",
+        default=[],
+        metavar="DU@SECONDS",
+        help="DU DU joins at that simulated second: off the air and not connected until then, "
+        "then its E2 node connects (E2 Setup at run time, retried every 0.5 s) and its radio "
+        "goes on once the RIC accepts the setup; repeatable (e.g. --join 3@20 --join 4@20)",
+    )
     p.add_argument("--realtime", action="store_true", help="pace the simulator to the wall clock")
     p.add_argument(
         "--lockstep",
@@ -111,6 +120,20 @@ def parse_ports(text: str | None) -> tuple[int, ...]:
     return tuple(ports)
 
 
+def parse_joins(items: list[str]) -> dict[int, float]:
+    """``["3@20", …]`` → ``{3: 20.0}``; ``ValueError`` naming the bad entry."""
+    out: dict[int, float] = {}
+    for item in items:
+        du, sep, at = item.partition("@")
+        try:
+            if not sep:
+                raise ValueError
+            out[int(du)] = float(at)
+        except ValueError:
+            raise ValueError(f"--join: expected DU@SECONDS (e.g. 3@20), got {item!r}") from None
+    return out
+
+
 def _config(args: argparse.Namespace) -> E2SimConfig:
     host, port = parse_endpoint(args.ric)
     if args.lockstep and args.realtime:
@@ -128,6 +151,7 @@ def _config(args: argparse.Namespace) -> E2SimConfig:
         duration_s=args.duration_s,
         progress_every_s=args.progress_s,
         min_period_ms=args.period_ms,
+        join_at_s=parse_joins(args.join),
     )
 
 
@@ -157,6 +181,11 @@ def run(args: argparse.Namespace) -> int:
         radio = RadioConfig.model_validate({**scenario.radio.model_dump(), "fading": args.fading})
         scenario = scenario.model_copy(update={"radio": radio})
     sim = Simulator(scenario, seed=args.seed)
+    try:
+        nodes = E2SimNodes(sim, config)
+    except ValueError as err:
+        _error(f"error: {err}")
+        return 2
     ran_functions()  # compiles the E2SM ASN.1 specs now
     gc.collect()
     gc.freeze()  # long-lived objects (ASN.1 specs, simulator) out of the GC: no ~30 ms full-collection pauses
@@ -170,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
         "real" if args.realtime else "simulated",
     )
     try:
-        stats = asyncio.run(_main(sim, config))
+        stats = asyncio.run(_main(nodes))
     except SctpUnavailableError as err:
         _error(f"error: {err.strerror}")
         return 1
@@ -179,8 +208,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _main(sim: Simulator, config: E2SimConfig) -> dict[str, int | float]:
-    nodes = E2SimNodes(sim, config)
+async def _main(nodes: E2SimNodes) -> dict[str, int | float]:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):

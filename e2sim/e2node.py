@@ -408,6 +408,7 @@ class DuNode:
     # ------------------------------------------------------------------ NodeApplication
     def setup_completed(self, client: E2NodeClient, response: E2SetupResponse) -> None:
         _log.info("%s: E2 Setup accepted by RIC (functions %s)", self.name, [f.id for f in response.accepted])
+        self.runner.node_set_up(self.du)
         self.runner.lockstep_changed()
 
     def released(self, client: E2NodeClient, reason: str) -> None:
@@ -695,6 +696,12 @@ class E2SimConfig:
         lockstep_timeout_s: longest wait for the RIC's answer to a report, in lockstep.
         ric_ports: one RIC port per DU (each DU's node connects to its own xApp); empty: every
             node connects to ``ric_port``.
+        join_at_s: DU index → simulated second at which that DU joins: until then its radio is
+            off (its UEs are served by the other DUs) and its E2 node does not connect; from then
+            on the node connects (E2 Setup at run time, retried every ``join_retry_s``) and the
+            DU's radio goes on when the RIC accepts its E2 Setup, so it never carries traffic
+            before its RIC side controls it. Empty: every node connects at start.
+        join_retry_s: connection retry interval of a joining node (a RIC side may start late).
     """
 
     ric_host: str = "127.0.0.1"
@@ -710,6 +717,8 @@ class E2SimConfig:
     lockstep: bool = False
     lockstep_timeout_s: float = 2.0
     ric_ports: tuple[int, ...] = ()
+    join_at_s: dict[int, float] = field(default_factory=dict)
+    join_retry_s: float = 0.5
 
     def port_of(self, du: int) -> int:
         """The RIC port DU ``du``'s node connects to."""
@@ -718,6 +727,18 @@ class E2SimConfig:
         if len(self.ric_ports) == 1:
             return self.ric_ports[0]
         return self.ric_ports[du]
+
+
+def _pending_joins(join_at_s: dict[int, float], sim: Simulator) -> list[tuple[int, float]]:
+    """The joins, earliest first; ``ValueError`` naming a DU outside the scenario or a bad time."""
+    for du, at in join_at_s.items():
+        if not 0 <= du < sim.n_du:
+            raise ValueError(f"join_at_s: DU {du} is not in the scenario (DUs 0..{sim.n_du - 1})")
+        if not at >= 0:
+            raise ValueError(f"join_at_s: DU {du} joins at {at} s; must be >= 0")
+    if len(join_at_s) >= sim.n_du:
+        raise ValueError("join_at_s: at least one DU must be on the air from the start")
+    return sorted(join_at_s.items(), key=lambda x: (x[1], x[0]))
 
 
 class E2SimNodes:
@@ -760,6 +781,12 @@ class E2SimNodes:
         self._answered = asyncio.Event()  # lockstep: something the wait depends on changed
         self._lockstep_started = False
         self.lockstep_timeouts = 0
+        self._joins = _pending_joins(config.join_at_s, sim)
+        self._radio_off = {du for du, _ in self._joins}
+        self._started: set[int] = set()  # DUs whose E2 node runs (connecting or connected)
+        self._join_tasks: list[asyncio.Task[None]] = []
+        for du in sorted(self._radio_off):
+            sim.set_du_active(du, False)  # off the air until it joins; its UEs re-associate
 
     # ------------------------------------------------------------------ lockstep
     def lockstep_changed(self) -> None:
@@ -769,10 +796,10 @@ class E2SimNodes:
     def _lockstep_ready(self) -> bool:
         if any(n.awaiting for n in self.nodes):
             return False
-        up = [c.established for c in self.clients]
-        if not self._lockstep_started and not all(up):
+        live = [(n, c) for n, c in zip(self.nodes, self.clients, strict=True) if n.du in self._started]
+        if not self._lockstep_started and not all(c.established for _, c in live):
             return False
-        return all(n.subscriptions for n, u in zip(self.nodes, up, strict=True) if u)
+        return all(n.subscriptions for n, c in live if c.established)
 
     async def _lockstep_wait(self) -> None:
         deadline = self.clock() + self.config.lockstep_timeout_s
@@ -804,6 +831,27 @@ class E2SimNodes:
         for node in self.nodes:
             node.absorb(w)  # a node without subscriptions ignores it
 
+    def node_set_up(self, du: int) -> None:
+        """A node's E2 Setup was accepted: a joining DU's radio goes on now."""
+        if du in self._radio_off:
+            self._radio_off.discard(du)
+            self.sim.set_du_active(du, True)
+            sim_s = self.sim.t * self.sim.radio.tti_s
+            _log.info("DU %d joined at sim %.3f s: E2 Setup accepted, radio on", du, sim_s)
+
+    def _start_joins(self) -> None:
+        """Start the E2 nodes of the DUs whose join time has come."""
+        now_s = self.sim.t * self.sim.radio.tti_s
+        while self._joins and self._joins[0][1] <= now_s + 1e-9:
+            du, _ = self._joins.pop(0)
+            _log.info("DU %d joins at sim %.3f s: connecting its E2 node", du, now_s)
+            self._start_node(du)
+
+    def _start_node(self, du: int) -> None:
+        self._started.add(du)
+        client = self.clients[du]
+        self._join_tasks.append(asyncio.create_task(client.run(), name=f"e2-{self.nodes[du].name}"))
+
     def reschedule(self) -> None:
         self._next_due = min((n.next_due() for n in self.nodes), default=math.inf)
 
@@ -817,6 +865,8 @@ class E2SimNodes:
         cfg = self.config
         for node in self.nodes:
             backoff = Backoff(cfg.backoff_initial_s, max(cfg.backoff_max_s, cfg.backoff_initial_s))
+            if node.du in cfg.join_at_s:
+                backoff = Backoff(cfg.join_retry_s, cfg.join_retry_s)
             client = E2NodeClient(
                 cfg.ric_host,
                 cfg.port_of(node.du),
@@ -831,7 +881,9 @@ class E2SimNodes:
         tasks = [
             asyncio.create_task(c.run(), name=f"e2-{n.name}")
             for c, n in zip(self.clients, self.nodes, strict=True)
+            if n.du not in cfg.join_at_s
         ]
+        self._started.update(n.du for n in self.nodes if n.du not in cfg.join_at_s)
         stepping = asyncio.create_task(self._step_loop(), name="e2sim-steps")
         try:
             await asyncio.wait([stepping, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -839,6 +891,7 @@ class E2SimNodes:
             stepping.cancel()
             for client in self.clients:
                 client.stop()
+            tasks += self._join_tasks
             for task in tasks:
                 task.cancel()
             results = await asyncio.gather(stepping, *tasks, return_exceptions=True)
@@ -870,6 +923,8 @@ class E2SimNodes:
         self._t0, self._wall0 = sim.t, self.clock()
         next_log = self._wall0 + cfg.progress_every_s
         while not self._stop.is_set() and sim.t - self._t0 < end:
+            if self._joins:
+                self._start_joins()
             if cfg.realtime:
                 delay = self._wall0 + (sim.t - self._t0 + 1) * sim.radio.tti_s - self.clock()
                 await (self.sleep(delay) if delay > 0 else asyncio.sleep(0))
