@@ -48,14 +48,13 @@ from xapps.service.state import CheckpointStore
 
 __all__ = ["DuRuntime", "ServiceCounters", "XappService"]
 
+_log = logging.getLogger(__name__)
+_SWEEP_S = 0.02  # how often controls past their timeout are cancelled
+_LOG_EVERY = 1000  # a repeated failure is logged the first time, then every N-th
+
 
 def _save(store: CheckpointStore, du: str, learner: Learner, meta: dict[str, Any]) -> None:
     store.save(du, learner.state_dict(), meta)
-
-
-_log = logging.getLogger(__name__)
-_SWEEP_S = 0.02
-_LOG_EVERY = 1000
 
 
 @dataclass
@@ -74,7 +73,6 @@ class ServiceCounters:
     subscriptions: int = 0
     decision_s: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
     roundtrip_s: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
-    learning_flags: deque[bool] = field(default_factory=lambda: deque(maxlen=100_000))
 
 
 @dataclass
@@ -130,33 +128,32 @@ class XappService:
         self.period_ms = settings.control.kpm_period_ms
         self.dus: dict[int, DuRuntime] = {}
         self.by_node: dict[str, DuRuntime] = {}
-        online = settings.learning.mode == "online"
         for task in tasks:
-            actor = Actor(actors[task.du])
-            learner = None
-            if online:
-                learner = Learner(
-                    agents[task.du],
-                    updates_per_step=settings.learning.updates_per_step,
-                    snapshot_every=settings.learning.snapshot_every_updates,
-                    name=f"learner-du{task.du}",
-                )
-                actor.refresh(learner.publish())  # the control loop starts from the learner's actors
-            actions = kpm_actions(task, self.period_ms)
-            rt = DuRuntime(
-                task,
-                DuController(task, mdp_config, actor, low_reward_qos_weight=low_reward_qos_weight),
-                actor,
-                learner,
-                WindowAssembler(task, actions, self.period_ms),
-            )
+            rt = self._runtime(task, agents[task.du], actors[task.du], low_reward_qos_weight)
             self.dus[task.du] = rt
             self.by_node[task.node] = rt
         self._pending: deque[tuple[float, asyncio.Future[ControlOutcome]]] = deque()
         self._tasks: list[asyncio.Task[Any]] = []
         self._stop = asyncio.Event()
-        self._started = False
         self.window_hooks: list[Callable[[DuRuntime, KpiWindow, Decision], None]] = []
+
+    def _runtime(
+        self, task: DuTask, agent: HierarchicalAgent, actor_agent: HierarchicalAgent, qos_weight: float
+    ) -> DuRuntime:
+        learning = self.settings.learning
+        actor = Actor(actor_agent)
+        learner = None
+        if learning.mode == "online":
+            learner = Learner(
+                agent,
+                updates_per_step=learning.updates_per_step,
+                snapshot_every=learning.snapshot_every_updates,
+                name=f"learner-du{task.du}",
+            )
+            actor.refresh(learner.publish())  # the control loop starts from the learner's actors
+        controller = DuController(task, self.mdp_config, actor, low_reward_qos_weight=qos_weight)
+        assembler = WindowAssembler(task, kpm_actions(task, self.period_ms), self.period_ms)
+        return DuRuntime(task, controller, actor, learner, assembler)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -178,7 +175,6 @@ class XappService:
             self._tasks.append(asyncio.create_task(self._checkpoint_loop(), name="xapp-checkpoints"))
         if self.meta_links and self.settings.learning.mode == "online":
             self._tasks.append(asyncio.create_task(self._meta_rounds(), name="xapp-meta-rounds"))
-        self._started = True
 
     async def close(self) -> None:
         self._stop.set()
@@ -319,7 +315,6 @@ class XappService:
         took = loop_now - received_at
         rt.counters.decisions += 1
         rt.counters.decision_s.append(took)
-        rt.counters.learning_flags.append(learning)
         self.metrics.decision(rt.du, took, learning)
         if decision.transition is not None and rt.learner is not None:
             rt.learner.submit(decision.transition)
