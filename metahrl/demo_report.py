@@ -1,0 +1,244 @@
+"""What the demo records and writes: scraped observations, the summary, report.md, the PNG."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from metahrl.demo_procs import Sample
+
+__all__ = ["DuObs", "Observation", "PhaseMark", "Record", "summarise", "write_outputs"]
+
+SLICES = ("embb", "mmtc", "urllc")
+OUTCOMES = ("acknowledged", "failed", "timeout", "disconnected")
+
+
+@dataclass(frozen=True)
+class DuObs:
+    """One DU's scraped state at one moment."""
+
+    qos: tuple[float, float, float]
+    reward_high: float | None
+    controls: dict[str, float]
+    meta_version: float | None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything scraped at one moment (``wall_s`` since the demo started)."""
+
+    wall_s: float
+    sim_s: float | None
+    meta_version: float | None
+    dus: dict[int, DuObs]
+
+
+@dataclass(frozen=True)
+class PhaseMark:
+    phase: int
+    title: str
+    wall_s: float
+    sim_s: float | None
+
+
+@dataclass
+class Record:
+    """The whole run: observations, phase marks and the facts gathered from the children."""
+
+    observations: list[Observation] = field(default_factory=list)
+    phases: list[PhaseMark] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def du_obs(samples: list[Sample], du: int) -> DuObs | None:
+    """DU ``du``'s values among one xApp's samples (None: the DU has not reported yet)."""
+    key = str(du)
+    mine = [s for s in samples if s.label("du") == key]
+    qos = {s.label("slice"): s.value for s in mine if s.name == "metahrl_du_slice_qos_ratio"}
+    if not qos:
+        return None
+    reward = [s.value for s in mine if s.name == "metahrl_du_reward" and s.label("level") == "high"]
+    controls = {str(s.label("outcome")): s.value for s in mine if s.name == "metahrl_du_controls_total"}
+    version = [s.value for s in mine if s.name == "metahrl_du_meta_version"]
+    return DuObs(
+        qos=(qos.get("embb", math.nan), qos.get("mmtc", math.nan), qos.get("urllc", math.nan)),
+        reward_high=reward[0] if reward else None,
+        controls=controls,
+        meta_version=version[0] if version else None,
+    )
+
+
+def meta_version(samples: list[Sample] | None) -> float | None:
+    if samples is None:
+        return None
+    found = [s.value for s in samples if s.name == "metahrl_meta_version"]
+    return found[0] if found else None
+
+
+def _mean(xs: list[float]) -> float | None:
+    xs = [x for x in xs if x == x]
+    return sum(xs) / len(xs) if xs else None
+
+
+def _phase_windows(rec: Record, end_s: float) -> list[tuple[PhaseMark, float]]:
+    marks = sorted(rec.phases, key=lambda m: m.wall_s)
+    return [(m, marks[i + 1].wall_s if i + 1 < len(marks) else end_s) for i, m in enumerate(marks)]
+
+
+def phase_kpis(rec: Record, end_s: float) -> list[dict[str, Any]]:
+    """Per phase and DU: mean slice QoS and mean sampled high-level reward."""
+    rows = []
+    for mark, until in _phase_windows(rec, end_s):
+        obs = [o for o in rec.observations if mark.wall_s <= o.wall_s < until]
+        dus = sorted({d for o in obs for d in o.dus})
+        for du in dus:
+            seen = [o.dus[du] for o in obs if du in o.dus]
+            row: dict[str, Any] = {"phase": mark.phase, "du": du, "samples": len(seen)}
+            for i, name in enumerate(SLICES):
+                row[f"qos_{name}"] = _mean([d.qos[i] for d in seen])
+            row["reward_high"] = _mean([d.reward_high for d in seen if d.reward_high is not None])
+            rows.append(row)
+    return rows
+
+
+def curve(rec: Record, du: int, since_s: float) -> list[tuple[float, float]]:
+    """(seconds since ``since_s``, sampled high-level reward) of DU ``du``."""
+    return [
+        (o.wall_s - since_s, r)
+        for o in rec.observations
+        if du in o.dus and (r := o.dus[du].reward_high) is not None and o.wall_s >= since_s
+    ]
+
+
+def _halves(points: list[tuple[float, float]]) -> dict[str, float | None]:
+    vals = [v for _, v in points]
+    half = len(vals) // 2
+    return {"mean": _mean(vals), "first_half": _mean(vals[:half]), "second_half": _mean(vals[half:])}
+
+
+def summarise(rec: Record, end_s: float, new_dus: tuple[int, int]) -> dict[str, Any]:
+    """The numbers results.json and --json carry."""
+    meta_du, scratch_du = new_dus
+    join = next((m for m in rec.phases if m.phase == 3), None)
+    since = join.wall_s if join else end_s
+    last = rec.observations[-1] if rec.observations else None
+    controls = {str(d): o.controls for d, o in last.dus.items()} if last else {}
+    versions = [(o.wall_s, float(o.meta_version)) for o in rec.observations if o.meta_version is not None]
+    return {
+        "phases": [asdict(m) for m in rec.phases],
+        "controls_by_du": controls,
+        "meta_version_final": versions[-1][1] if versions else None,
+        "meta_versions": _changes(versions),
+        "phase_kpis": phase_kpis(rec, end_s),
+        "new_dus": {
+            "meta_init": {"du": meta_du, **_halves(curve(rec, meta_du, since))},
+            "scratch": {"du": scratch_du, **_halves(curve(rec, scratch_du, since))},
+        },
+        **rec.facts,
+    }
+
+
+def _changes(versions: list[tuple[float, float]]) -> list[dict[str, float]]:
+    out: list[dict[str, float]] = []
+    for wall, v in versions:
+        if not out or out[-1]["version"] != v:
+            out.append({"wall_s": wall, "version": v})
+    return out
+
+
+def _plot(rec: Record, summary: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    join = next((m for m in rec.phases if m.phase == 3), None)
+    since = join.wall_s if join else 0.0
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(8, 6), sharex=False)
+    for key, style in (("meta_init", "-"), ("scratch", "--")):
+        du = summary["new_dus"][key]["du"]
+        pts = curve(rec, du, since)
+        if pts:
+            xs, ys = zip(*pts, strict=True)
+            ax.plot(xs, _smooth(list(ys)), style, label=f"DU {du} ({key.replace('_', '-')})")
+    ax.set_xlabel("wall seconds since the join")
+    ax.set_ylabel("high-level reward (sampled, smoothed)")
+    ax.legend()
+    ax.set_title("New DUs: adaptation after joining")
+    vs = [(o.wall_s, o.meta_version) for o in rec.observations if o.meta_version is not None]
+    if vs:
+        ax2.step([w for w, _ in vs], [v for _, v in vs], where="post")
+    ax2.set_xlabel("wall seconds since the demo started")
+    ax2.set_ylabel("meta-version")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _smooth(ys: list[float], k: int = 5) -> list[float]:
+    return [sum(ys[max(0, i - k + 1) : i + 1]) / len(ys[max(0, i - k + 1) : i + 1]) for i in range(len(ys))]
+
+
+def _fmt(x: Any) -> str:
+    return "—" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+def _markdown(summary: dict[str, Any]) -> str:
+    lines = [
+        "# metahrl demo report",
+        "",
+        "## Timeline",
+        "",
+        "| phase | what | wall s | sim s |",
+        "|---|---|---|---|",
+    ]
+    for m in summary["phases"]:
+        lines.append(f"| {m['phase']} | {m['title']} | {m['wall_s']:.1f} | {_fmt(m['sim_s'])} |")
+    lines += ["", "## Per-phase KPIs (means of scraped samples)", ""]
+    lines += [
+        "| phase | DU | samples | QoS eMBB | QoS mMTC | QoS URLLC | reward (high) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in summary["phase_kpis"]:
+        cells = [
+            r["phase"],
+            r["du"],
+            r["samples"],
+            r["qos_embb"],
+            r["qos_mmtc"],
+            r["qos_urllc"],
+            r["reward_high"],
+        ]
+        lines.append("| " + " | ".join(_fmt(c) for c in cells) + " |")
+    lines += ["", "## The two new DUs", "", "![adaptation](adaptation.png)", ""]
+    lines += ["| | DU | mean reward | first half | second half |", "|---|---|---|---|---|"]
+    for key in ("meta_init", "scratch"):
+        n = summary["new_dus"][key]
+        lines.append(
+            f"| {key} | {n['du']} | {_fmt(n['mean'])} | {_fmt(n['first_half'])} | {_fmt(n['second_half'])} |"
+        )
+    lines += ["", "## Meta-versions", "", "| wall s | version |", "|---|---|"]
+    for v in summary["meta_versions"]:
+        lines.append(f"| {v['wall_s']:.1f} | {_fmt(v['version'])} |")
+    lines += [
+        "",
+        "## Controls at the end",
+        "",
+        "```json",
+        json.dumps(summary["controls_by_du"], indent=1),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_outputs(rec: Record, summary: dict[str, Any], out: Path) -> None:
+    """report.md, adaptation.png, results.json (with every observation)."""
+    out.mkdir(parents=True, exist_ok=True)
+    _plot(rec, summary, out / "adaptation.png")
+    (out / "report.md").write_text(_markdown(summary))
+    full = {**summary, "observations": [asdict(o) for o in rec.observations]}
+    (out / "results.json").write_text(json.dumps(full, indent=1, default=str))

@@ -1,0 +1,75 @@
+"""`metahrl demo` end to end (separate processes on loopback): every phase happens, the joining DU
+starts from a meta-init of version >= 1 and controls its cell, the report is written and no child
+process outlives the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from e2sim.core import Simulator
+from e2sim.e2_cli import parse_joins
+from e2sim.e2node import E2SimConfig, E2SimNodes
+from e2sim.scenario import load_scenario
+from metahrl.demo_procs import Child, ChildDied
+
+SMALL = Path(__file__).resolve().parents[2] / "experiments" / "scenarios" / "small.yaml"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_demo_runs_every_phase_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "metahrl", "demo", "--duration-s", "75", "--round-every-s", "5"]
+    done = subprocess.run([*cmd, "--out", str(out), "--json"], capture_output=True, text=True, timeout=170)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["error"] is None
+    assert [p["phase"] for p in summary["phases"]] == [1, 2, 3, 4]
+    assert sorted(summary["controls_by_du"]) == ["0", "1", "2", "3", "4"]
+    for du, controls in summary["controls_by_du"].items():
+        assert controls["acknowledged"] > 0, du
+    assert summary["meta_version_final"] >= 2
+    assert summary["meta_init_version"] >= 1  # the joining DU started from a closed round's θ_M
+    assert set(summary["joins"]) == {"3", "4"} and min(summary["joins"].values()) >= 2.0
+    assert summary["new_dus"]["meta_init"]["mean"] is not None
+    assert summary["new_dus"]["scratch"]["mean"] is not None
+    assert (out / "report.md").read_text().count("| 3 |") >= 1
+    assert (out / "adaptation.png").stat().st_size > 1000
+    assert json.loads((out / "results.json").read_text())["observations"]
+    assert all(status is not None for status in summary["exit_status"].values())
+    assert not [p for p in summary["pids"].values() if _alive(p)]
+
+
+def test_a_dead_child_is_reported_with_its_last_log_lines(tmp_path: Path) -> None:
+    child = Child("e2sim", ["e2sim", "--ric", "nonsense"], tmp_path / "e2sim.log")
+    child.start()
+    assert child.proc is not None
+    child.proc.wait(60)
+    with pytest.raises(ChildDied, match=r"e2sim exited with status 2[\s\S]*expected HOST:PORT"):
+        child.check()
+
+
+def test_join_option_parsing_and_validation() -> None:
+    assert parse_joins(["3@20", "4@2.5"]) == {3: 20.0, 4: 2.5}
+    with pytest.raises(ValueError, match="--join: expected DU@SECONDS"):
+        parse_joins(["3"])
+    sim = Simulator(load_scenario(SMALL), seed=0)
+    with pytest.raises(ValueError, match="join_at_s: DU 7 is not in the scenario"):
+        E2SimNodes(sim, E2SimConfig(join_at_s={7: 1.0}))
+    nodes = E2SimNodes(sim, E2SimConfig(join_at_s={2: 1.0}))
+    assert not sim.du_active[2] and sim.du_active[:2].all()
+    assert not (sim.serving == 2).any()  # before joining the DU carries no traffic
+    nodes.node_set_up(2)
+    assert sim.du_active[2]
