@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "xapp": ("metahrl.xapp_cli", "the DU HRL xApp: KPM in, RC slice and per-UE PRB control out"),
     "meta-controller": ("meta_controller.cli", "meta-controller xApp: gRPC rounds, meta-inits, SDL state"),
     "osc-platform": ("osc_platform.cli", "OSC platform stand-in: E2 termination over RMR, submgr, e2mgr"),
-    "demo": ("metahrl.demo", "the whole system on loopback: e2sim, DU xApps, meta-controller, a DU joining live"),
+    "demo": ("metahrl.demo", "the whole system on loopback: e2sim, DU xApps, meta-controller, a joining DU"),
 }
 
 # `metahrl bench NAME`: name -> (module, help). The module provides add_arguments() and run().
