@@ -113,6 +113,19 @@ def curve(rec: Record, du: int, since_s: float) -> list[tuple[float, float]]:
     ]
 
 
+def sim_curve(rec: Record, du: int, since: PhaseMark) -> list[tuple[float, float]]:
+    """(simulated seconds since the mark, sampled high-level reward) of DU ``du``."""
+    t0 = since.sim_s or 0.0
+    return [
+        (o.sim_s - t0, r)
+        for o in rec.observations
+        if du in o.dus
+        and (r := o.dus[du].reward_high) is not None
+        and o.wall_s >= since.wall_s
+        and o.sim_s is not None
+    ]
+
+
 def _halves(points: list[tuple[float, float]]) -> dict[str, float | None]:
     vals = [v for _, v in points]
     half = len(vals) // 2
@@ -155,16 +168,15 @@ def _plot(rec: Record, summary: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    join = next((m for m in rec.phases if m.phase == 3), None)
-    since = join.wall_s if join else 0.0
+    join = next((m for m in rec.phases if m.phase == 3), PhaseMark(3, "", 0.0, 0.0))
     fig, (ax, ax2) = plt.subplots(2, 1, figsize=(8, 6), sharex=False)
     for key, style in (("meta_init", "-"), ("scratch", "--")):
         du = summary["new_dus"][key]["du"]
-        pts = curve(rec, du, since)
+        pts = sim_curve(rec, du, join)
         if pts:
             xs, ys = zip(*pts, strict=True)
             ax.plot(xs, _smooth(list(ys)), style, label=f"DU {du} ({key.replace('_', '-')})")
-    ax.set_xlabel("wall seconds since the join")
+    ax.set_xlabel("simulated seconds since the join")
     ax.set_ylabel("high-level reward (sampled, smoothed)")
     ax.legend()
     ax.set_title("New DUs: adaptation after joining")
