@@ -403,6 +403,8 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as err:
             sys.stderr.write(f"metahrl demo: {err}\n")
             return 2
+        except _Stop:  # before any child started
+            return 130
         summary = summarise(demo.record, demo.now(), demo.topo.new_dus) | {"error": error}
         if args.out is not None:
             write_outputs(demo.record, summary, args.out)
