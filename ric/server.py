@@ -595,6 +595,7 @@ class _RicConnection:
         self.node: E2NodeHandle | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._flushing = False
         _log.info("E2 connection from %s", channel.peer)
 
     def now(self) -> float:
@@ -621,15 +622,24 @@ class _RicConnection:
 
     # processing
     def flush(self) -> None:
-        """Send what the link produced, dispatch its events, re-arm its timer."""
+        """Send what the link produced, dispatch its events, re-arm its timer.
+
+        Re-entrant calls (an xApp sending controls from an indication callback, i.e. while
+        this loop dispatches) return at once: the running loop sends what they produced."""
+        if self._flushing:
+            return
+        self._flushing = True
         link = self.link
-        while True:
-            for pdu in link.data_to_send():
-                self.channel.send_pdu(pdu)
-            event = link.next_event()
-            if event is None:
-                break
-            self._dispatch(event)
+        try:
+            while True:
+                for pdu in link.data_to_send():
+                    self.channel.send_pdu(pdu)
+                event = link.next_event()
+                if event is None:
+                    break
+                self._dispatch(event)
+        finally:
+            self._flushing = False
         self._arm_timer()
 
     def _dispatch(self, event: E2Event) -> None:

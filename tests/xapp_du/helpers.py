@@ -113,13 +113,28 @@ async def closed_loop(
         await asyncio.wait_for(
             nodes.run() if during is None else _beside(nodes, during(service)), timeout=600
         )
-        await asyncio.sleep(0.05)  # the last controls' answers
+        await _answered(service)  # the last controls' outcomes
         for rt in service.dus.values():  # learn from everything stored before the agents are read
             if rt.learner is not None:
                 assert await asyncio.to_thread(rt.learner.drain, 600.0)
     finally:
         await service.close()
     return service, rec, nodes
+
+
+async def _answered(service: XappService, timeout_s: float = 10.0) -> None:
+    """Wait (bounded) until every control sent has an outcome."""
+
+    def settled() -> bool:
+        return all(
+            rt.counters.controls_sent
+            == rt.counters.acknowledged + rt.counters.failed + rt.counters.timeouts + rt.counters.disconnected
+            for rt in service.dus.values()
+        )
+
+    async with asyncio.timeout(timeout_s):
+        while not settled():
+            await asyncio.sleep(0.01)
 
 
 async def _beside(nodes: E2SimNodes, during: Any) -> None:
