@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import numpy as np
@@ -137,3 +138,16 @@ def test_config_put_validates_and_changes_nothing_on_error() -> None:
     good = {**before, "control": {**before["control"], "control_timeout_s": 0.25}}
     assert client.put("/ric/v1/config", json=good).status_code == 200
     assert service.settings.control.control_timeout_s == 0.25
+
+
+def test_a_window_that_never_completes_is_counted() -> None:
+    service = _service()
+    rt = service.dus[0]
+
+    async def feed() -> None:  # a decision sends controls: it needs the loop (no node: not sent)
+        service._indication(rt, _node((1, 0, 0), t=T0))  # its eMBB UE report never comes
+        service._indication(rt, _node((0, 0, 0), t=T0 + 10))  # the next window completes alone
+
+    asyncio.run(feed())
+    assert rt.counters.dropped == {"stale": 1} and rt.counters.windows == 1
+    assert rt.counters.disconnected == 1  # the slice quotas of that decision had no node to go to

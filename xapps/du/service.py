@@ -283,11 +283,15 @@ class XappService:
 
     # ------------------------------------------------------------------ the control loop
     def _indication(self, rt: DuRuntime, ind: KpmIndication) -> None:
+        incomplete = rt.assembler.incomplete_dropped
         try:
             window = rt.assembler.add(ind)
         except UnusableIndication as exc:
             self._dropped(rt, exc.reason, str(exc))
             return
+        finally:
+            for _ in range(rt.assembler.incomplete_dropped - incomplete):
+                self._dropped(rt, "stale", "a window never completed (a report of it is missing)")
         if window is None:
             return
         rt.counters.windows += 1
