@@ -46,8 +46,18 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from metahrl.demo_procs import Child, ChildDied, free_port, last_match, scrape
-from metahrl.demo_report import Observation, PhaseMark, Record, du_obs, meta_version, summarise, write_outputs
+from metahrl.demo_procs import Child, ChildDied, Sample, free_port, last_match, scrape
+from metahrl.demo_report import (
+    Observation,
+    PhaseMark,
+    Record,
+    du_obs,
+    meta_version,
+    meta_weights,
+    roundtrip_percentiles,
+    summarise,
+    write_outputs,
+)
 
 __all__ = ["DemoConfig", "add_arguments", "run"]
 
@@ -199,6 +209,7 @@ class Demo:
     topo: Topology
     children: dict[str, Child] = field(default_factory=dict)
     record: Record = field(default_factory=Record)
+    last_samples: dict[str, list[Sample]] = field(default_factory=dict)  # child name → last scrape
     t0: float = field(default_factory=time.monotonic)
 
     def now(self) -> float:
@@ -235,10 +246,13 @@ class Demo:
             if name not in self.children:
                 continue
             samples = scrape(port)
+            if samples:
+                self.last_samples[name] = samples
             for du in self._dus_of(name) if samples else []:
                 if (o := du_obs(samples or [], du)) is not None:
                     dus[du] = o
-        obs = Observation(self.now(), self.sim_s(), meta_version(scrape(self.topo.meta_http)), dus)
+        meta = scrape(self.topo.meta_http)
+        obs = Observation(self.now(), self.sim_s(), meta_version(meta), dus, meta_weights(meta))
         self.record.observations.append(obs)
         return obs
 
@@ -357,6 +371,9 @@ def _facts(demo: Demo, statuses: dict[str, int | None]) -> dict[str, Any]:
     text = e2sim.log_text() if e2sim else ""
     out["joins"] = {m.group(1): float(m.group(2)) for m in _JOIN_RE.finditer(text)}
     out["sim_time_s"] = demo.sim_s()
+    out["roundtrip_s"] = {
+        k: v for s in demo.last_samples.values() for k, v in roundtrip_percentiles(s).items()
+    }
     out["final"] = {}
     for name, child in demo.children.items():
         lines = [ln for ln in child.stdout_text().splitlines() if ln.startswith("{")]

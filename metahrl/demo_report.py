@@ -34,6 +34,7 @@ class Observation:
     sim_s: float | None
     meta_version: float | None
     dus: dict[int, DuObs]
+    weights: dict[str, float] = field(default_factory=dict)  # "du<i>/<group>" → Softmin weight
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,29 @@ def du_obs(samples: list[Sample], du: int) -> DuObs | None:
         controls=controls,
         meta_version=version[0] if version else None,
     )
+
+
+def meta_weights(samples: list[Sample] | None) -> dict[str, float]:
+    """The meta-controller's last task weights, ``"du<i>/<group>"`` → w."""
+    return {
+        f"{s.label('du')}/{s.label('group')}": s.value
+        for s in samples or []
+        if s.name == "metahrl_meta_task_weight"
+    }
+
+
+def roundtrip_percentiles(
+    samples: list[Sample], qs: tuple[float, ...] = (0.5, 0.9, 0.99)
+) -> dict[str, dict[str, float]]:
+    """Per DU, upper bounds of E2 control round-trip percentiles (seconds) from the histogram."""
+    out: dict[str, dict[str, float]] = {}
+    buckets = [s for s in samples if s.name == "metahrl_du_control_roundtrip_seconds_bucket"]
+    for du in sorted({str(s.label("du")) for s in buckets}):
+        mine = sorted((float(str(s.label("le"))), s.value) for s in buckets if s.label("du") == du)
+        total = mine[-1][1] if mine else 0.0
+        if total > 0:
+            out[du] = {f"p{round(q * 100)}": next(le for le, c in mine if c >= q * total) for q in qs}
+    return out
 
 
 def meta_version(samples: list[Sample] | None) -> float | None:
@@ -146,6 +170,7 @@ def summarise(rec: Record, end_s: float, new_dus: tuple[int, int]) -> dict[str, 
         "meta_version_final": versions[-1][1] if versions else None,
         "meta_versions": _changes(versions),
         "phase_kpis": phase_kpis(rec, end_s),
+        "weights_final": last.weights if last else {},
         "new_dus": {
             "meta_init": {"du": meta_du, **_halves(curve(rec, meta_du, since))},
             "scratch": {"du": scratch_du, **_halves(curve(rec, scratch_du, since))},
@@ -232,6 +257,13 @@ def _markdown(summary: dict[str, Any]) -> str:
         lines.append(
             f"| {key} | {n['du']} | {_fmt(n['mean'])} | {_fmt(n['first_half'])} | {_fmt(n['second_half'])} |"
         )
+    lines += ["", "## E2 control round trip (upper bounds of the histogram's buckets, ms)", ""]
+    lines += ["| DU | p50 | p90 | p99 |", "|---|---|---|---|"]
+    for du, p in summary.get("roundtrip_s", {}).items():
+        lines.append(f"| {du} | " + " | ".join(f"{p[k] * 1e3:g}" for k in ("p50", "p90", "p99")) + " |")
+    lines += ["", "## Softmin task weights at the end", "", "| DU/group | weight |", "|---|---|"]
+    for key, w in sorted(summary.get("weights_final", {}).items()):
+        lines.append(f"| {key} | {w:.3f} |")
     lines += ["", "## Meta-versions", "", "| wall s | version |", "|---|---|"]
     for v in summary["meta_versions"]:
         lines.append(f"| {v['wall_s']:.1f} | {_fmt(v['version'])} |")

@@ -11,12 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from e2sim.core import Simulator
 from e2sim.e2_cli import parse_joins
 from e2sim.e2node import E2SimConfig, E2SimNodes
 from e2sim.scenario import load_scenario
-from metahrl.demo_procs import Child, ChildDied
+from metahrl.demo_procs import Child, ChildDied, Sample
+from metahrl.demo_report import roundtrip_percentiles
 
 SMALL = Path(__file__).resolve().parents[2] / "experiments" / "scenarios" / "small.yaml"
 
@@ -48,6 +51,9 @@ def test_demo_runs_every_phase_and_leaves_nothing_behind(tmp_path: Path) -> None
     assert (out / "report.md").read_text().count("| 3 |") >= 1
     assert (out / "adaptation.png").stat().st_size > 1000
     assert json.loads((out / "results.json").read_text())["observations"]
+    assert sorted(summary["roundtrip_s"]) == ["0", "1", "2", "3", "4"]
+    assert all(0 < p["p50"] <= p["p99"] for p in summary["roundtrip_s"].values())
+    assert any(key.startswith("du3/") for key in summary["weights_final"])  # the joiner took part
     assert all(status is not None for status in summary["exit_status"].values())
     assert not [p for p in summary["pids"].values() if _alive(p)]
 
@@ -59,6 +65,21 @@ def test_a_dead_child_is_reported_with_its_last_log_lines(tmp_path: Path) -> Non
     child.proc.wait(60)
     with pytest.raises(ChildDied, match=r"e2sim exited with status 2[\s\S]*expected HOST:PORT"):
         child.check()
+
+
+def test_roundtrip_percentiles_from_a_real_histogram() -> None:
+    registry = CollectorRegistry()
+    hist = Histogram(
+        "metahrl_du_control_roundtrip_seconds", "rt", ["du"], buckets=(0.001, 0.01, 0.1), registry=registry
+    )
+    for value in [0.0005] * 50 + [0.005] * 45 + [0.05] * 5:
+        hist.labels(du="0").observe(value)
+    samples = [
+        Sample(s.name, tuple(sorted(s.labels.items())), float(s.value))
+        for f in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in f.samples
+    ]
+    assert roundtrip_percentiles(samples) == {"0": {"p50": 0.001, "p90": 0.01, "p99": 0.1}}
 
 
 def test_join_option_parsing_and_validation() -> None:
