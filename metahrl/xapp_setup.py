@@ -111,8 +111,8 @@ def build_service(
     train = _train_config(settings)
     env = HierarchicalSlicingEnv(scenario, train.env)
     if settings.init_kind == "checkpoint":
-        pool, meta = _pool_from_checkpoint(Path(settings.init), scenario.n_du)
-        init = f"checkpoint {settings.init} (step {meta.get('config', {}).get('steps', '?')})"
+        pool, _ = _pool_from_checkpoint(Path(settings.init), scenario.n_du)
+        init = f"checkpoint {settings.init}"
     else:
         pool = AgentPool.create(agent_config_for(env, train), scenario.n_du, seed=settings.seed)
         init = settings.init_kind

@@ -135,9 +135,10 @@ def test_config_put_validates_and_changes_nothing_on_error() -> None:
     switch = {**before, "learning": {**before["learning"], "mode": "online"}}
     assert client.put("/ric/v1/config", json=switch).status_code == 409
     assert client.get("/ric/v1/config").json() == before
-    good = {**before, "control": {**before["control"], "control_timeout_s": 0.25}}
+    good = {**before, "control": {"control_timeout_s": 0.25, "high_period_steps": 5}}
     assert client.put("/ric/v1/config", json=good).status_code == 200
     assert service.settings.control.control_timeout_s == 0.25
+    assert all(rt.controller.mdp.config.high_period_steps == 5 for rt in service.dus.values())
 
 
 def test_a_window_that_never_completes_is_counted() -> None:

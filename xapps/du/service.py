@@ -22,7 +22,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -481,9 +481,16 @@ class XappService:
         return self.settings.controls()
 
     def apply_controls(self, new: XappControls) -> None:
+        """A PUT of the run-time controls: the timeout, exploration and checkpoint interval are
+        read at each use; the high-level period goes into every DU's MDP (from its next step)."""
         if new.learning.mode != self.settings.learning.mode:
             raise ValueError("learning.mode cannot change while the xApp runs (restart it)")
         self.settings = self.settings.with_controls(new)
+        period = new.control.high_period_steps
+        for rt in self.dus.values():
+            mdp = rt.controller.mdp
+            if mdp.config.high_period_steps != period:
+                mdp.config = replace(mdp.config, high_period_steps=period)
 
     # ------------------------------------------------------------------ figures
     def stats(self) -> dict[str, Any]:
