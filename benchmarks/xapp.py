@@ -91,8 +91,8 @@ async def _measure(args: argparse.Namespace, service: Any, port: int) -> dict[st
     duration = args.warmup_s + args.seconds + 30.0
     sim = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "metahrl", "e2sim", "--scenario", args.scenario, "--realtime",
-        "--fading", "scheduled", "--ric", f"127.0.0.1:{port}", "--duration-s", str(duration), "--log-level", "ERROR",
-        "--json", stdout=asyncio.subprocess.PIPE,
+        "--fading", "scheduled", "--ric", f"127.0.0.1:{port}", "--duration-s", str(duration),
+        "--log-level", "ERROR", "--json", stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
         await service.wait_decisions(1, 30)
