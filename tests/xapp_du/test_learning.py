@@ -4,7 +4,8 @@ than the seed-to-seed spread.
 
 Setup: the small scenario (3 DUs; equal slice split starves eMBB, so the split is a real
 decision), the ``tiny`` training config's networks and reward shaping, 1,000 lockstep periods
-(10 s simulated) with exploration, two learner updates per transition. Evaluation as in
+(10 s simulated) with exploration, two learner updates per transition, learning in sync with
+the decisions (``learning.sync``: reproducible whatever the machine's load). Evaluation as in
 ``tests/experiments/test_learning.py``: greedy, in-process, the same three seeds for both
 policies; "spread" is the larger sample standard deviation of the two over seeds; every seed's
 paired gain must be positive too. Measured here: trained ≈ 83 vs untrained ≈ 75, spread ≈ 2.
@@ -35,7 +36,9 @@ def test_online_learning_over_e2_beats_the_untrained_policy() -> None:
     env = HierarchicalSlicingEnv(scenario, train.env)
     cfg = agent_config_for(env, train)
     pool, untrained = AgentPool.create(cfg, 3, seed=0), AgentPool.create(cfg, 3, seed=0)
-    settings = {"learning": {"mode": "online", "explore": True, "updates_per_step": 2}}
+    # sync: each decision waits for the learner (simulated time), so the run does not depend on
+    # thread timing; without it the learner's lag varies with the machine's load.
+    settings = {"learning": {"mode": "online", "explore": True, "updates_per_step": 2, "sync": True}}
     service, _, _ = run_closed_loop(
         scenario, pool, env, seed=7, steps=1000, settings=settings, actors=AgentPool.create(cfg, 3, seed=99)
     )

@@ -306,8 +306,11 @@ class XappService:
 
     def _decide(self, rt: DuRuntime, window: KpiWindow, received_at: float) -> None:
         learning = rt.learner is not None
-        if rt.learner is not None and rt.actor.refresh(rt.learner.snapshot):
-            self._record_td(rt)
+        if rt.learner is not None:
+            if self.settings.learning.sync:
+                rt.learner.drain(60.0)
+            if rt.actor.refresh(rt.learner.snapshot):
+                self._record_td(rt)
         explore = learning and self.settings.learning.explore
         try:
             decision = rt.controller.decide(window, explore)

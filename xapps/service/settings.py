@@ -211,6 +211,12 @@ class LearningSettings(_Section):
         default=None, ge=1, description="minibatch size; None: the agent configuration's (paper: 128)"
     )
     explore: bool = Field(default=DEFAULT_EXPLORE, description=_EXPLORE_DOC)
+    sync: bool = Field(
+        default=False,
+        description="simulated-time experiments only: each decision first waits until the learner "
+        "has learned from every earlier transition (reproducible runs; never in a deployment, "
+        "where the control path must not wait on learning)",
+    )
 
 
 class StateSettings(_Section):
