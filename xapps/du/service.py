@@ -51,6 +51,7 @@ __all__ = ["DuRuntime", "ServiceCounters", "XappService"]
 _log = logging.getLogger(__name__)
 _SWEEP_S = 0.02  # how often controls past their timeout are cancelled
 _LOG_EVERY = 1000  # a repeated failure is logged the first time, then every N-th
+_OUTCOME_COUNTER = {"failed": "failed", "timeout": "timeouts", "disconnected": "disconnected"}
 
 
 def _save(store: CheckpointStore, du: str, learner: Learner, meta: dict[str, Any]) -> None:
@@ -383,14 +384,9 @@ class XappService:
             self._outcome_counted(rt, "failed", ue_id, f"cause {outcome.cause}")
 
     def _outcome_counted(self, rt: DuRuntime, kind: str, ue_id: int | None, detail: str) -> None:
-        c = rt.counters
-        n = {"failed": c.failed, "timeout": c.timeouts, "disconnected": c.disconnected}[kind] + 1
-        if kind == "failed":
-            c.failed = n
-        elif kind == "timeout":
-            c.timeouts = n
-        else:
-            c.disconnected = n
+        field_name = _OUTCOME_COUNTER[kind]
+        n = getattr(rt.counters, field_name) + 1
+        setattr(rt.counters, field_name, n)
         self.metrics.control(rt.du, kind)
         if ue_id is not None:
             rt.controller.control_failed(ue_id)
