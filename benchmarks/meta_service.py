@@ -55,6 +55,7 @@ import torch
 from benchmarks.meta import du_shapes
 from meta_controller.algorithm import GROUPS, MetaConfig, TaskUpdate, meta_step, variances_with_fallback
 from meta_controller.client import MetaClient, PreparedUpdate
+from meta_controller.grpc_runtime import hold_aio_runtime
 from meta_controller.params import GradientStack, ParamLayout
 from meta_controller.wire import WireDType
 
@@ -333,6 +334,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.quick:
         args.rounds, args.sdl = 1, "memory"
+    hold_aio_runtime()  # one event loop per measured session
     with tempfile.TemporaryDirectory(prefix="bench-meta-service-") as name:
         tmp = Path(name)
         if args.sdl == "redis":

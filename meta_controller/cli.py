@@ -38,6 +38,7 @@ from pydantic import BaseModel, ValidationError
 
 from meta_controller.algorithm import MetaConfig
 from meta_controller.config import ControllerSettings
+from meta_controller.grpc_runtime import hold_aio_runtime
 from meta_controller.rounds import RoundConfig
 from ric.sdl import SdlUnavailableError
 
@@ -148,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
                 loop.add_signal_handler(sig, stop.set)
         await run_forever(settings, stop)
 
+    hold_aio_runtime()
     try:
         asyncio.run(main())
     except (ValueError, OSError, SdlUnavailableError) as exc:  # SettingsFileError is a ValueError

@@ -128,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from meta_controller.grpc_runtime import hold_aio_runtime
+
+    hold_aio_runtime()
     try:
         stats = asyncio.run(_main(settings, args))
     except (ValueError, OSError) as err:
