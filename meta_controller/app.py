@@ -89,7 +89,8 @@ async def start(settings: ControllerSettings, registry: CollectorRegistry | None
         if settings.port_file is not None:
             _write_ports(settings.port_file, port, http_port)
         undo.pop_all()
-    log.info("meta-controller serving gRPC on %d, HTTP on %s", port, http_port)
+    security = "insecure" if tls is None else "TLS" if tls.client_ca is None else "mutual TLS"
+    log.info("meta-controller serving gRPC on %d (%s), HTTP on %s", port, security, http_port)
     return RunningController(controller, server, port, http, http_port, sdl, registry)
 
 

@@ -2,14 +2,22 @@
 a new DU that joins mid-run from the current meta-initialisation.
 
 Separate processes on 127.0.0.1 (ports picked free at start; logs in OUT/logs):
-  meta-controller   θ0 = a fresh tiny agent of the scenario's sizes (--insecure, in-memory SDL)
+  meta-controller   θ0 = a fresh tiny agent of the scenario's sizes; gRPC insecure, or mutual
+                    TLS with --tls (a CA and certificates made for this run in OUT/pki)
   xapp-base         ONE process serving the base DUs (scratch, online learning, exploration,
                     task updates to the meta-controller): one process for several DUs because
                     the demo must fit 2 CPU cores — every xApp process is a Python+torch runtime
   xapp-meta         the first joining DU, --init meta (started once meta-version >= 1)
   xapp-scratch      the second joining DU, same task, --init scratch: the comparison
-  e2sim             the simulator as E2 nodes, --lockstep (simulated time follows the xApps),
-                    the joining DUs off the air until they join (--join DU@SECONDS)
+  e2sim             the simulator as E2 nodes, --lockstep (simulated time follows the xApps;
+                    --realtime: paced by the wall clock), the joining DUs off the air until
+                    they join (--join DU@SECONDS)
+  osc-platform      with --e2 osc only: the OSC RIC stand-in (E2 termination, Subscription
+                    Manager REST, E2 Manager node states); every E2 node connects to it and the
+                    xApps subscribe through it and exchange E2 over real RMR (librmr)
+
+State (--sdl): in memory, or redis://HOST:PORT[/DB] for the meta-controller's rounds and the
+xApps' agents, under namespaces of this run (metahrl-demo-<id>…) that are deleted at the end.
 
 Default scenario (built in, written to OUT/scenario.yaml): 5 DUs; DUs 0-2 run the 'small'
 task, DUs 3-4 a task no base DU runs (heavier eMBB, more URLLC) and join mid-run. Before they
@@ -22,11 +30,15 @@ Phases (shown with wall and simulated time):
   3  the two new DUs join: one from the current meta-init, one from scratch
   4  continuous operation (second half of the time after the join)
 
-Progress: a plain line every --progress-s seconds (scraped from each /ric/v1/metrics).
+Display (--display): a live table when stderr is a terminal (per DU: slice QoS, throughput,
+delay, PRB shares, reward, control outcomes, E2 round trip, meta-version and Softmin weight),
+otherwise a plain line every --progress-s seconds (scraped from each /ric/v1/metrics).
 A child that dies stops the demo with its last log lines (exit 1); Ctrl-C / SIGTERM stop every
 child (exit 130). --out DIR writes report.md, adaptation.png and results.json.
 
-Example:  metahrl demo --out runs/demo            # about 4.5 minutes
+Examples:
+  metahrl demo --out runs/demo                                   # about 4.5 minutes
+  metahrl demo --e2 osc --tls --sdl redis://127.0.0.1:6379 --out runs/demo-osc
 """
 
 from __future__ import annotations
@@ -38,14 +50,17 @@ import signal
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from meta_controller.pki import PkiFiles
+from metahrl.demo_live import Display, View, open_display
 from metahrl.demo_procs import Child, ChildDied, Sample, free_port, last_match, scrape
 from metahrl.demo_report import (
     Observation,
@@ -80,6 +95,21 @@ class DemoConfig(BaseModel):
     progress_s: float = Field(5.0, gt=0, description="seconds between progress lines")
     scrape_s: float = Field(1.0, gt=0, description="seconds between metric scrapes")
     seed: int = Field(0, description="simulator and agent seed")
+    e2: Literal["direct", "osc"] = Field(
+        "direct", description="E2 access: direct, or osc (through the OSC platform stand-in over RMR)"
+    )
+    sdl: str = Field(
+        "memory",
+        pattern=r"^(memory|redis://\S+)$",
+        description="state store: memory or redis://HOST:PORT[/DB] (this run's keys deleted at the end)",
+    )
+    tls: bool = Field(
+        False, description="mutual TLS between xApps and meta-controller (a PKI made for the run)"
+    )
+    realtime: bool = Field(False, description="pace the simulator by the wall clock instead of lockstep")
+    display: Literal["auto", "live", "plain"] = Field(
+        "auto", description="live table, plain lines, or auto (live when stderr is a terminal)"
+    )
 
 
 def demo_scenario() -> dict[str, Any]:
@@ -110,9 +140,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         flag = "--" + name.replace("_", "-")
         if name == "new_dus":
             p.add_argument(flag, default=None, help=f"{info.description}; e.g. 3,4")
-            continue
-        kind = type(info.default) if info.default is not None else str
-        p.add_argument(flag, type=kind, default=None, help=f"{info.description} (default {info.default})")
+        elif info.default is False:
+            p.add_argument(flag, action="store_const", const=True, default=None, help=info.description)
+        elif get_origin(info.annotation) is Literal:
+            p.add_argument(
+                flag,
+                choices=get_args(info.annotation),
+                default=None,
+                help=f"{info.description} (default {info.default})",
+            )
+        else:
+            kind = type(info.default) if info.default is not None else str
+            p.add_argument(flag, type=kind, default=None, help=f"{info.description} (default {info.default})")
     p.add_argument(
         "--out", type=Path, default=None, help="write report.md, adaptation.png, results.json here"
     )
@@ -124,6 +163,16 @@ def config_of(args: argparse.Namespace) -> DemoConfig:
     if isinstance(data.get("new_dus"), str):
         data["new_dus"] = tuple(int(x) for x in data["new_dus"].split(","))
     return DemoConfig.model_validate(data)
+
+
+@dataclass(frozen=True)
+class OscPorts:
+    """Where the OSC platform stand-in serves (from its --ready-file)."""
+
+    e2_port: int
+    route_table: str
+    submgr_url: str
+    e2mgr_url: str
 
 
 @dataclass
@@ -138,6 +187,9 @@ class Topology:
     meta_grpc: int = 0
     e2: dict[int, int] = field(default_factory=dict)  # DU → the E2 port its xApp listens on
     http: dict[str, int] = field(default_factory=dict)  # xApp child name → HTTP port
+    namespace: str = "metahrl-demo"  # SDL namespace prefix of this run
+    pki: PkiFiles | None = None  # --tls
+    osc: OscPorts | None = None  # --e2 osc, once the platform serves
 
     @property
     def base_dus(self) -> list[int]:
@@ -159,6 +211,11 @@ def _prepare(cfg: DemoConfig, run_dir: Path) -> Topology:
         raise ValueError(f"new_dus: {new} must be two distinct DUs of the scenario, with one DU left")
     _write_theta0(path, run_dir / "theta0.pt", cfg.seed)
     topo = Topology(run_dir, path, scenario.n_du, (new[0], new[1]), meta_http=free_port())
+    topo.namespace = f"metahrl-demo-{uuid.uuid4().hex[:8]}"
+    if cfg.tls:
+        from meta_controller.pki import make_pki
+
+        topo.pki = make_pki("metahrl-demo-du").write(run_dir / "pki")
     base_port = free_port()
     topo.e2 = {d: base_port for d in topo.base_dus} | {new[0]: free_port(), new[1]: free_port()}
     topo.http = {"xapp-base": free_port(), "xapp-meta": free_port(), "xapp-scratch": free_port()}
@@ -189,7 +246,30 @@ def _xapp(name: str, topo: Topology, cfg: DemoConfig, dus: list[int], init: str,
     ]  # fmt: skip
     if meta:
         args += ["--meta", f"127.0.0.1:{topo.meta_grpc}"]
-    env = {"METAHRL_XAPP_META__ROUND_EVERY_S": str(cfg.round_every_s), "METAHRL_XAPP_NAME": name}
+    if cfg.sdl != "memory":
+        args += ["--sdl", cfg.sdl]
+    env = {
+        "METAHRL_XAPP_META__ROUND_EVERY_S": str(cfg.round_every_s),
+        "METAHRL_XAPP_NAME": name,
+        "METAHRL_XAPP_STATE__SDL_NAMESPACE": f"{topo.namespace}-{name}",
+    }
+    if meta and topo.pki is not None:
+        env |= {
+            "METAHRL_XAPP_META__TLS": "true",
+            "METAHRL_XAPP_META__CA_FILE": str(topo.pki.ca_cert),
+            "METAHRL_XAPP_META__CERT_FILE": str(topo.pki.client_cert),
+            "METAHRL_XAPP_META__KEY_FILE": str(topo.pki.client_key),
+        }
+    if topo.osc is not None:
+        args += ["--e2", "osc"]
+        env |= {
+            "RMR_SEED_RT": topo.osc.route_table,
+            "METAHRL_XAPP_E2__RMR_PORT": str(free_port()),
+            "METAHRL_XAPP_E2__RMR_ROUTE_PORT": str(free_port()),
+            "METAHRL_XAPP_E2__SUBMGR_URL": topo.osc.submgr_url,
+            "METAHRL_XAPP_E2__E2MGR_URL": topo.osc.e2mgr_url,
+            "METAHRL_XAPP_E2__HTTP_CALLBACK_HOST": "127.0.0.1",
+        }
     return Child(name, args, topo.run_dir / "logs" / f"{name}.log", env)
 
 
@@ -211,13 +291,17 @@ class Demo:
     record: Record = field(default_factory=Record)
     last_samples: dict[str, list[Sample]] = field(default_factory=dict)  # child name → last scrape
     t0: float = field(default_factory=time.monotonic)
+    display: Display | None = None
 
     def now(self) -> float:
         return time.monotonic() - self.t0
 
     def say(self, text: str) -> None:
-        sys.stderr.write(f"[{self.now():6.1f}s] {text}\n")
-        sys.stderr.flush()
+        if self.display is not None:
+            self.display.say(self.now(), text)
+        else:
+            sys.stderr.write(f"[{self.now():6.1f}s] {text}\n")
+            sys.stderr.flush()
 
     def start(self, child: Child) -> None:
         self.children[child.name] = child
@@ -252,9 +336,25 @@ class Demo:
                 if (o := du_obs(samples or [], du)) is not None:
                     dus[du] = o
         meta = scrape(self.topo.meta_http)
+        if meta:
+            self.last_samples["meta-controller"] = meta
         obs = Observation(self.now(), self.sim_s(), meta_version(meta), dus, meta_weights(meta))
         self.record.observations.append(obs)
         return obs
+
+    def view(self, obs: Observation) -> View:
+        """The display's view of the last observation."""
+        rtt = {
+            int(du): (p["p50"] * 1e3, p["p99"] * 1e3)
+            for name, samples in self.last_samples.items()
+            if name != "meta-controller"
+            for du, p in roundtrip_percentiles(samples).items()
+        }
+        meta = self.last_samples.get("meta-controller", [])
+        meta_round = next((x.value for x in meta if x.name == "metahrl_meta_round"), None)
+        phase = max(self.record.phases, key=lambda m: m.phase, default=None)
+        title = f"{phase.phase} {phase.title}" if phase else ""
+        return View(obs, self.topo.new_dus, title, rtt, meta_round)
 
     def _dus_of(self, name: str) -> list[int]:
         return {"xapp-base": self.topo.base_dus, "xapp-meta": [self.topo.new_dus[0]]}.get(
@@ -262,25 +362,8 @@ class Demo:
         )
 
     def stop_all(self) -> dict[str, int | None]:
-        order = ["e2sim", "xapp-meta", "xapp-scratch", "xapp-base", "meta-controller"]
+        order = ["e2sim", "xapp-meta", "xapp-scratch", "xapp-base", "meta-controller", "osc-platform"]
         return {n: self.children[n].stop() for n in order if n in self.children}
-
-
-def _progress(demo: Demo, obs: Observation) -> None:
-    parts = [f"sim {obs.sim_s if obs.sim_s is not None else '—'} s", f"meta v{_int(obs.meta_version)}"]
-    new = demo.topo.new_dus
-    for du, o in sorted(obs.dus.items()):
-        tag = "(meta)" if du == new[0] else "(scratch)" if du == new[1] else ""
-        qos = "/".join(f"{q:.2f}" for q in o.qos)
-        r = "—" if o.reward_high is None else f"{o.reward_high:+.3f}"
-        ack = int(o.controls.get("acknowledged", 0))
-        bad = int(sum(v for k, v in o.controls.items() if k != "acknowledged"))
-        parts.append(f"du{du}{tag} qos {qos} R {r} ctl {ack}ok/{bad}bad")
-    demo.say(" | ".join(parts))
-
-
-def _int(x: float | None) -> str:
-    return "—" if x is None else str(int(x))
 
 
 def _wait_meta_ready(demo: Demo, timeout_s: float = 90.0) -> None:
@@ -311,21 +394,54 @@ def _wait_http(demo: Demo, name: str, timeout_s: float = 120.0) -> None:
 def _start_meta(demo: Demo) -> None:
     topo = demo.topo
     args = [
-        "meta-controller", "--init", str(topo.run_dir / "theta0.pt"), "--insecure",
+        "meta-controller", "--init", str(topo.run_dir / "theta0.pt"),
         "--listen", "127.0.0.1:0", "--http", f"127.0.0.1:{topo.meta_http}",
         "--port-file", str(topo.run_dir / "meta.ports"), "--min-updates", str(len(topo.base_dus)),
         "--round-timeout", str(demo.cfg.round_every_s),
+        "--sdl", demo.cfg.sdl, "--namespace", f"{topo.namespace}-meta",
     ]  # fmt: skip
+    if topo.pki is None:
+        args.append("--insecure")
+    else:
+        pki = topo.pki
+        args += ["--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key)]
+        args += ["--tls-client-ca", str(pki.ca_cert)]
     demo.start(Child("meta-controller", args, topo.run_dir / "logs" / "meta-controller.log"))
     _wait_meta_ready(demo)
 
 
+def _start_platform(demo: Demo) -> None:
+    """The OSC platform stand-in; every E2 node connects to it (--e2 osc)."""
+    topo = demo.topo
+    ready = topo.run_dir / "osc.ready"
+    args = [
+        "osc-platform", "--e2-port", "0", "--http-port", "0", "--rmr-port", str(free_port()),
+        "--ready-file", str(ready), "--json",
+    ]  # fmt: skip
+    demo.start(Child("osc-platform", args, topo.run_dir / "logs" / "osc-platform.log"))
+    deadline = time.monotonic() + 60.0
+    while not ready.exists():
+        demo.check()
+        if time.monotonic() > deadline:
+            raise ChildDied(
+                "osc-platform was not ready within 60 s:\n" + demo.children["osc-platform"].tail()
+            )
+        time.sleep(0.2)
+    info = json.loads(ready.read_text())
+    topo.osc = OscPorts(info["e2_port"], info["route_table"], info["submgr_url"], info["e2mgr_url"])
+
+
 def _start_e2sim(demo: Demo) -> None:
     topo, cfg = demo.topo, demo.cfg
-    ports = ",".join(str(topo.e2[d]) for d in range(topo.n_du))
+    if topo.osc is not None:
+        target = ["--ric", f"127.0.0.1:{topo.osc.e2_port}"]
+    else:
+        ports = ",".join(str(topo.e2[d]) for d in range(topo.n_du))
+        target = ["--ric", f"127.0.0.1:{topo.e2[0]}", "--ric-ports", ports]
     args = [
-        "e2sim", "--scenario", str(topo.scenario_path), "--ric", f"127.0.0.1:{topo.e2[0]}",
-        "--ric-ports", ports, "--lockstep", "--seed", str(cfg.seed), "--progress-s", "1", "--json",
+        "e2sim", "--scenario", str(topo.scenario_path), *target,
+        "--realtime" if cfg.realtime else "--lockstep",
+        "--seed", str(cfg.seed), "--progress-s", "1", "--json",
     ]  # fmt: skip
     for du in topo.new_dus:
         args += ["--join", f"{du}@{cfg.join_at_sim_s}"]
@@ -336,7 +452,6 @@ def _loop(demo: Demo) -> None:
     """Scrape, print, move through the phases until the duration has passed."""
     cfg, topo = demo.cfg, demo.topo
     end = demo.now() + cfg.duration_s
-    next_line = demo.now()
     joined_at: float | None = None
     while demo.now() < end:
         demo.check()
@@ -355,9 +470,8 @@ def _loop(demo: Demo) -> None:
         phase3 = next((m.wall_s for m in demo.record.phases if m.phase == 3), None)
         if phase3 is not None and demo.now() >= phase3 + (end - phase3) / 2:
             demo.mark(4, "continuous operation")
-        if demo.now() >= next_line:
-            next_line += cfg.progress_s
-            _progress(demo, obs)
+        if demo.display is not None:
+            demo.display.show(demo.view(obs))
         time.sleep(cfg.scrape_s)
 
 
@@ -383,9 +497,11 @@ def _facts(demo: Demo, statuses: dict[str, int | None]) -> dict[str, Any]:
 
 
 def _run_demo(cfg: DemoConfig, run_dir: Path) -> tuple[Demo, str | None]:
-    demo = Demo(cfg, _prepare(cfg, run_dir))
+    demo = Demo(cfg, _prepare(cfg, run_dir), display=open_display(cfg.display, cfg.progress_s))
     error = None
     try:
+        if cfg.e2 == "osc":
+            _start_platform(demo)
         _start_meta(demo)
         demo.start(_xapp("xapp-base", demo.topo, cfg, demo.topo.base_dus, "scratch", meta=True))
         _wait_http(demo, "xapp-base")
@@ -401,8 +517,36 @@ def _run_demo(cfg: DemoConfig, run_dir: Path) -> tuple[Demo, str | None]:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         statuses = demo.stop_all()
-        demo.record.facts = _facts(demo, statuses)
+        demo.record.facts = _facts(demo, statuses) | {"sdl_keys_deleted": _clear_sdl(demo)}
+        if demo.display is not None:
+            demo.display.close()
+            demo.display = None
     return demo, error
+
+
+def _clear_sdl(demo: Demo) -> int | None:
+    """Delete this run's keys from a Redis SDL (every namespace starts with the run's prefix);
+    None for the in-memory store. A failure is reported, not raised: the run's results stand."""
+    if demo.cfg.sdl == "memory":
+        return None
+    from ric.sdl import SdlError, open_sdl
+
+    names = [f"{demo.topo.namespace}-{n}" for n in ("meta", *demo.topo.http)]
+    names += [f"{n}-osc" for n in names]
+    try:
+        sdl = open_sdl(demo.cfg.sdl)
+        try:
+            deleted = 0
+            for ns in names:
+                keys = sdl.keys(ns)
+                sdl.delete(ns, keys)
+                deleted += len(keys)
+            return deleted
+        finally:
+            sdl.close()
+    except (SdlError, OSError) as err:
+        demo.say(f"warning: could not delete this run's SDL keys ({demo.topo.namespace}-*): {err}")
+        return None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -24,6 +24,9 @@ class DuObs:
     reward_high: float | None
     controls: dict[str, float]
     meta_version: float | None
+    throughput_mbps: tuple[float, float, float] = (math.nan, math.nan, math.nan)
+    latency_ms: tuple[float, float, float] = (math.nan, math.nan, math.nan)
+    prb_share: tuple[float, float, float] = (math.nan, math.nan, math.nan)
 
 
 @dataclass(frozen=True)
@@ -58,17 +61,24 @@ def du_obs(samples: list[Sample], du: int) -> DuObs | None:
     """DU ``du``'s values among one xApp's samples (None: the DU has not reported yet)."""
     key = str(du)
     mine = [s for s in samples if s.label("du") == key]
-    qos = {s.label("slice"): s.value for s in mine if s.name == "metahrl_du_slice_qos_ratio"}
-    if not qos:
+
+    def per_slice(metric: str, scale: float = 1.0) -> tuple[float, float, float]:
+        found = {s.label("slice"): s.value * scale for s in mine if s.name == metric}
+        return (found.get("embb", math.nan), found.get("mmtc", math.nan), found.get("urllc", math.nan))
+
+    if not any(s.name == "metahrl_du_slice_qos_ratio" for s in mine):
         return None
     reward = [s.value for s in mine if s.name == "metahrl_du_reward" and s.label("level") == "high"]
     controls = {str(s.label("outcome")): s.value for s in mine if s.name == "metahrl_du_controls_total"}
     version = [s.value for s in mine if s.name == "metahrl_du_meta_version"]
     return DuObs(
-        qos=(qos.get("embb", math.nan), qos.get("mmtc", math.nan), qos.get("urllc", math.nan)),
+        qos=per_slice("metahrl_du_slice_qos_ratio"),
         reward_high=reward[0] if reward else None,
         controls=controls,
         meta_version=version[0] if version else None,
+        throughput_mbps=per_slice("metahrl_du_slice_throughput_bytes_per_second", 8e-6),
+        latency_ms=per_slice("metahrl_du_slice_latency_seconds", 1e3),
+        prb_share=per_slice("metahrl_du_slice_prb_share_ratio"),
     )
 
 
@@ -171,12 +181,34 @@ def summarise(rec: Record, end_s: float, new_dus: tuple[int, int]) -> dict[str, 
         "meta_versions": _changes(versions),
         "phase_kpis": phase_kpis(rec, end_s),
         "weights_final": last.weights if last else {},
+        "weights_by_version": weights_by_version(rec),
         "new_dus": {
             "meta_init": {"du": meta_du, **_halves(curve(rec, meta_du, since))},
             "scratch": {"du": scratch_du, **_halves(curve(rec, scratch_du, since))},
         },
         **rec.facts,
     }
+
+
+def task_weight(weights: dict[str, float], du: str) -> float | None:
+    """The mean Softmin weight over parameter groups of the meta-controller's task ``du`` (its DU
+    id, e.g. ``du3``; None: not weighted yet)."""
+    return _mean([w for key, w in weights.items() if key.split("/")[0] == du])
+
+
+def _tasks(weights: dict[str, float]) -> list[str]:
+    return sorted({key.split("/")[0] for key in weights})
+
+
+def weights_by_version(rec: Record) -> list[dict[str, Any]]:
+    """At each new meta-version: the wall time and each task's mean Softmin weight over groups."""
+    out: list[dict[str, Any]] = []
+    for o in rec.observations:
+        if o.meta_version is None or not o.weights or (out and out[-1]["version"] == o.meta_version):
+            continue
+        weights = {du: task_weight(o.weights, du) for du in _tasks(o.weights)}
+        out.append({"wall_s": o.wall_s, "version": int(o.meta_version), "du": weights})
+    return out
 
 
 def _changes(versions: list[tuple[float, float]]) -> list[dict[str, float]]:
@@ -194,7 +226,7 @@ def _plot(rec: Record, summary: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     join = next((m for m in rec.phases if m.phase == 3), PhaseMark(3, "", 0.0, 0.0))
-    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(8, 6), sharex=False)
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(8, 7.5), sharex=False)
     for key, style in (("meta_init", "-"), ("scratch", "--")):
         du = summary["new_dus"][key]["du"]
         pts = sim_curve(rec, du, join)
@@ -207,9 +239,18 @@ def _plot(rec: Record, summary: dict[str, Any], path: Path) -> None:
     ax.set_title("New DUs: adaptation after joining")
     vs = [(o.wall_s, o.meta_version) for o in rec.observations if o.meta_version is not None]
     if vs:
-        ax2.step([w for w, _ in vs], [v for _, v in vs], where="post")
+        ax2.step([w for w, _ in vs], [v for _, v in vs], where="post", color="black", label="meta-version")
     ax2.set_xlabel("wall seconds since the demo started")
     ax2.set_ylabel("meta-version")
+    ax3 = ax2.twinx()
+    for du in sorted({du for o in rec.observations for du in _tasks(o.weights)}):
+        pts = [(o.wall_s, w) for o in rec.observations if (w := task_weight(o.weights, du)) is not None]
+        ax3.plot([t for t, _ in pts], [w for _, w in pts], alpha=0.8, label=f"{du} weight")
+    ax3.set_ylabel("Softmin task weight (mean over groups)")
+    handles = [h for a in (ax2, ax3) for h in a.get_legend_handles_labels()[0]]
+    if handles:
+        ax2.legend(handles=handles, fontsize="small", loc="upper left")
+    ax2.set_title("Meta-versions and each DU's task weight over time")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -266,7 +307,15 @@ def _markdown(summary: dict[str, Any]) -> str:
         lines.append(f"| {key} | {w:.3f} |")
     lines += ["", "## Meta-versions", "", "| wall s | version |", "|---|---|"]
     for v in summary["meta_versions"]:
-        lines.append(f"| {v['wall_s']:.1f} | {_fmt(v['version'])} |")
+        lines.append(f"| {v['wall_s']:.1f} | {int(v['version'])} |")
+    by_version = summary.get("weights_by_version", [])
+    dus = sorted({d for v in by_version for d in v["du"]})
+    lines += ["", "## Softmin weights over time (each DU's mean over its parameter groups)", ""]
+    lines += ["| wall s | version | " + " | ".join(dus) + " |"]
+    lines += ["|---|---|" + "---|" * len(dus)]
+    for v in by_version:
+        cells = [_fmt(v["du"].get(d)) for d in dus]
+        lines.append(f"| {v['wall_s']:.1f} | {v['version']} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "## Controls at the end",

@@ -93,6 +93,7 @@ def make_e2(settings: XappSettings, sdl: Any) -> E2Access:
         http_port=settings.http.port,
         control_timeout_s=settings.control.control_timeout_s,
         instance=settings.name,  # prefixes the SubscriptionIds kept in the SDL
+        sdl_namespace=f"{settings.state.sdl_namespace}-osc",  # beside the xApp's own keys
     )
     return OscE2(osc, sdl if sdl is not None else MemorySdl())
 

@@ -22,6 +22,7 @@ from metahrl.demo_procs import Child, ChildDied, Sample
 from metahrl.demo_report import roundtrip_percentiles
 
 SMALL = Path(__file__).resolve().parents[2] / "experiments" / "scenarios" / "small.yaml"
+REDIS_URL = "redis://127.0.0.1:6379"  # .ci/run makes sure one listens there
 
 
 def _alive(pid: int) -> bool:
@@ -94,3 +95,77 @@ def test_join_option_parsing_and_validation() -> None:
     assert not (sim.serving == 2).any()  # before joining the DU carries no traffic
     nodes.node_set_up(2)
     assert sim.du_active[2]
+
+
+def _redis_up() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1.0).ping())
+    except redis.RedisError:
+        return False
+
+
+def test_demo_over_osc_rmr_with_tls_and_redis_state(tmp_path: Path) -> None:
+    """The same phases through the OSC platform stand-in (real RMR), with mutual TLS to the
+    meta-controller and the state in a real Redis; the run's keys are gone afterwards."""
+    if not _redis_up():
+        pytest.skip(f"no Redis at {REDIS_URL} (.ci/run starts one)")
+    out = tmp_path / "run"
+    cmd = [
+        sys.executable, "-m", "metahrl", "demo", "--duration-s", "75", "--round-every-s", "5",
+        "--e2", "osc", "--tls", "--sdl", REDIS_URL, "--display", "plain", "--out", str(out), "--json",
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["error"] is None
+    assert [p["phase"] for p in summary["phases"]] == [1, 2, 3, 4]
+    for du, controls in summary["controls_by_du"].items():
+        assert controls["acknowledged"] > 0, du
+    assert summary["meta_version_final"] >= 2  # TLS clients' updates were accepted
+    assert summary["meta_init_version"] >= 1
+    platform = summary["final"]["osc-platform"]
+    assert platform["indications_forwarded"] > 0 and platform["controls_forwarded"] > 0, platform
+    assert summary["final"]["e2sim"]["connects"] == 5  # every node through the platform's E2 port
+    assert "(mutual TLS)" in (out / "logs" / "meta-controller.log").read_text()
+    assert summary["sdl_keys_deleted"] > 0
+    import redis
+
+    left = list(redis.Redis.from_url(REDIS_URL).scan_iter(match="*metahrl-demo-*", count=1000))
+    assert not left, left[:5]
+    assert [v["version"] for v in summary["weights_by_version"]] == sorted(
+        {v["version"] for v in summary["weights_by_version"]}
+    )
+    assert not [p for p in summary["pids"].values() if _alive(p)]
+
+
+def test_live_dashboard_shows_every_du_and_the_meta_state() -> None:
+    from rich.console import Console
+
+    from metahrl.demo_live import View, render
+    from metahrl.demo_report import DuObs, Observation
+
+    du = DuObs((0.5, 1.0, 0.25), 2.5, {"acknowledged": 10, "timeout": 2}, 3.0, (12.0, 0.1, 1.5), (4.0, 9.0, 0.5))
+    obs = Observation(12.0, 1.5, 3.0, {0: du, 3: du, 4: du}, {"du0/high": 0.6, "du3/high": 0.4})
+    console = Console(record=True, width=220, color_system=None)
+    console.print(render(View(obs, (3, 4), "2 meta-rounds", {0: (1.0, 5.0)}, 4.0)))
+    text = console.export_text()
+    assert "meta-version 3" in text and "round 4" in text and "phase 2 meta-rounds" in text
+    rows = [line for line in text.splitlines() if line.strip().startswith(("│ 0", "│ 3", "│ 4", "0 ", "3 ", "4 "))]
+    assert len(rows) == 3, text
+    assert "meta-init" in text and "scratch" in text and "0.50/1.00/0.25" in text and "10/2" in text
+    assert "1/5" in text and "0.600" in text and "0.400" in text
+
+
+def test_plain_display_writes_progress_lines_at_its_period() -> None:
+    import io
+
+    from metahrl.demo_live import PlainDisplay, View
+    from metahrl.demo_report import Observation
+
+    out = io.StringIO()
+    display = PlainDisplay(progress_s=5.0, out=out)
+    for t in range(12):
+        display.show(View(Observation(float(t), None, None, {}), (3, 4), ""))
+    assert out.getvalue().count("meta v") == 3  # at 0, 5 and 10 s

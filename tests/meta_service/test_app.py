@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from meta_controller.app import RunningController, start
 from meta_controller.client import ClientTls
 from meta_controller.config import ControllerSettings, SettingsFileError, load_init, load_tokens
+from meta_controller.pki import make_pki
 from metahrl.cli import main
-from tests.meta_service.certs import make_pki
 from tests.meta_service.helpers import client as make_client
 from tests.meta_service.helpers import make_update, theta0
 from tests.meta_service.redis_proc import RedisServer

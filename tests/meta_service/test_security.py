@@ -10,12 +10,12 @@ import grpc
 import pytest
 
 from meta_controller.client import ClientTls
+from meta_controller.pki import make_pki
 from meta_controller.proto_gen import metahrl_pb2 as pb
 from meta_controller.proto_gen import metahrl_pb2_grpc as pb_grpc
 from meta_controller.rounds import RoundConfig
 from meta_controller.service import DU_METADATA, Controller, TlsFiles, create_server
 from ric.sdl import MemorySdl
-from tests.meta_service.certs import make_pki
 from tests.meta_service.helpers import client as make_client
 from tests.meta_service.helpers import make_update, start_controller
 

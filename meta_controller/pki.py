@@ -1,27 +1,57 @@
-"""Test PKI generated in the test run (`cryptography`): a CA, a server certificate for
-localhost/127.0.0.1 and DU client certificates; nothing is committed."""
+"""A throw-away PKI for loopback runs (`metahrl demo --tls`, the tests): a CA valid for one day,
+a server certificate for localhost / 127.0.0.1 and a DU client certificate, made with
+`cryptography` in the run, never committed. Production deployments bring their own
+certificates (cert-manager, the operator's CA)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["Pki", "make_pki"]
+__all__ = ["Pki", "PkiFiles", "make_pki"]
+
+
+@dataclass(frozen=True)
+class PkiFiles:
+    """Where :meth:`Pki.write` put the PEM files."""
+
+    ca_cert: Path
+    server_key: Path
+    server_cert: Path
+    client_key: Path
+    client_cert: Path
 
 
 @dataclass(frozen=True)
 class Pki:
+    """PEM bytes of the CA certificate and of the server and client keys and certificates."""
+
     ca_cert: bytes
     server_key: bytes
     server_cert: bytes
     client_key: bytes
     client_cert: bytes
+
+    def write(self, directory: Path) -> PkiFiles:
+        """Write every file into ``directory`` (keys readable by the owner only)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        files = PkiFiles(*(directory / n for n in ("ca.pem", "server.key", "server.pem", "du.key", "du.pem")))
+        for path, data in zip(
+            (files.ca_cert, files.server_key, files.server_cert, files.client_key, files.client_cert),
+            (self.ca_cert, self.server_key, self.server_cert, self.client_key, self.client_cert),
+            strict=True,
+        ):
+            path.write_bytes(data)
+            if path.suffix == ".key":
+                path.chmod(0o600)
+        return files
 
 
 def _key() -> ec.EllipticCurvePrivateKey:
@@ -67,10 +97,11 @@ def _leaf(
 
 
 def make_pki(client_cn: str = "du-0") -> Pki:
+    """A fresh CA and its server and client certificates."""
     ca_key = _key()
-    ca_name = _name("metahrl test CA")
+    ca_name = _name("metahrl loopback CA")
     ca = (
-        _builder("metahrl test CA", ca_name, ca_key)
+        _builder("metahrl loopback CA", ca_name, ca_key)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
