@@ -478,6 +478,9 @@ def _loop(demo: Demo) -> None:
 def _facts(demo: Demo, statuses: dict[str, int | None]) -> dict[str, Any]:
     """What the children's logs and final JSON say."""
     out: dict[str, Any] = {"exit_status": statuses, "pids": {n: c.pid for n, c in demo.children.items()}}
+    topo = demo.topo
+    ports = {topo.meta_http, topo.meta_grpc, *topo.e2.values(), *topo.http.values()}
+    out["ports"] = sorted(ports | ({topo.osc.e2_port} if topo.osc else set()) - {0})
     meta = demo.children.get("xapp-meta")
     init = last_match(_INIT_RE, meta.log_text()) if meta else None
     out["meta_init_version"] = int(init.group(2)) if init else None

@@ -146,13 +146,17 @@ def test_live_dashboard_shows_every_du_and_the_meta_state() -> None:
     from metahrl.demo_live import View, render
     from metahrl.demo_report import DuObs, Observation
 
-    du = DuObs((0.5, 1.0, 0.25), 2.5, {"acknowledged": 10, "timeout": 2}, 3.0, (12.0, 0.1, 1.5), (4.0, 9.0, 0.5))
+    du = DuObs(
+        (0.5, 1.0, 0.25), 2.5, {"acknowledged": 10, "timeout": 2}, 3.0, (12.0, 0.1, 1.5), (4.0, 9.0, 0.5)
+    )
     obs = Observation(12.0, 1.5, 3.0, {0: du, 3: du, 4: du}, {"du0/high": 0.6, "du3/high": 0.4})
     console = Console(record=True, width=220, color_system=None)
     console.print(render(View(obs, (3, 4), "2 meta-rounds", {0: (1.0, 5.0)}, 4.0)))
     text = console.export_text()
     assert "meta-version 3" in text and "round 4" in text and "phase 2 meta-rounds" in text
-    rows = [line for line in text.splitlines() if line.strip().startswith(("│ 0", "│ 3", "│ 4", "0 ", "3 ", "4 "))]
+    rows = [
+        line for line in text.splitlines() if line.strip().startswith(("│ 0", "│ 3", "│ 4", "0 ", "3 ", "4 "))
+    ]
     assert len(rows) == 3, text
     assert "meta-init" in text and "scratch" in text and "0.50/1.00/0.25" in text and "10/2" in text
     assert "1/5" in text and "0.600" in text and "0.400" in text
@@ -169,3 +173,32 @@ def test_plain_display_writes_progress_lines_at_its_period() -> None:
     for t in range(12):
         display.show(View(Observation(float(t), None, None, {}), (3, 4), ""))
     assert out.getvalue().count("meta v") == 3  # at 0, 5 and 10 s
+
+
+def test_ctrl_c_stops_every_child_and_releases_every_port(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import time
+
+    cmd = [sys.executable, "-m", "metahrl", "demo", "--duration-s", "120", "--display", "plain", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 120
+    seen = ""
+    while "=== phase 1" not in seen:  # every child is up once the base DUs control
+        line = proc.stderr.readline()
+        assert line and time.monotonic() < deadline, seen[-2000:]
+        seen += line
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, err[-2000:]
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["error"] == "stopped by SIGINT"
+    assert {"meta-controller", "xapp-base", "e2sim"} <= set(summary["pids"])
+    assert not [p for p in summary["pids"].values() if _alive(p)]
+    assert len(summary["ports"]) >= 5
+    for port in summary["ports"]:  # nothing listens any more: a server could bind each again
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is fine
+            s.bind(("127.0.0.1", port))
+            s.listen()
