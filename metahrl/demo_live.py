@@ -45,6 +45,14 @@ def _f(x: float | None, fmt: str = ".2f") -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
 
 
+def _percent(values: tuple[float, float, float]) -> tuple[float, float, float]:
+    return (100 * values[0], 100 * values[1], 100 * values[2])
+
+
+def _count(n: int) -> str:
+    return f"{n / 1000:.1f}k" if n >= 10_000 else str(n)
+
+
 def _slices(values: tuple[float, float, float], fmt: str) -> str:
     return "/".join(_f(v, fmt) for v in values)
 
@@ -101,8 +109,16 @@ class LiveDisplay:
         self.live.stop()
 
 
+_ROLE = {"base": "base", "meta-init": "meta", "scratch": "scr"}
+_COLUMNS = (
+    "DU", "role", "QoS %\ne/m/u", "Mbit/s\ne/m/u", "delay ms\ne/m/u", "PRB %\ne/m/u", "R\nhigh",
+    "ctl\nok/bad", "RTT ms\np50/p99", "meta\nv", "task\nweight",
+)  # fmt: skip
+
+
 def render(view: View) -> Group:
-    """The dashboard for one view: a header line and one row per DU (a rich renderable)."""
+    """The dashboard for one view: a header line and one row per DU (fits 80 columns)."""
+    from rich import box
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -110,16 +126,14 @@ def render(view: View) -> Group:
     o = view.obs
     head = Text.assemble(
         ("metahrl demo", "bold"),
-        f"   wall {o.wall_s:.0f} s   sim {_f(o.sim_s, '.1f')} s   ",
+        f"  wall {o.wall_s:.0f} s  sim {_f(o.sim_s, '.1f')} s  ",
         (f"meta-version {_f(o.meta_version, '.0f')}", "bold cyan"),
-        f"   round {_f(view.meta_round, '.0f')}   phase {view.phase or '—'}",
+        f"  round {_f(view.meta_round, '.0f')}\nphase {view.phase or '—'}",
     )
-    table = Table(expand=False, header_style="bold")
-    for col in (
-        "DU", "role", "QoS eMBB/mMTC/URLLC", "thr Mbit/s", "delay ms", "PRB share", "R_high",
-        "ctl ok/bad", "RTT p50/p99 ms", "meta v", "weight",
-    ):  # fmt: skip
-        table.add_column(col, justify="left" if col in ("DU", "role") else "right")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False, padding=0)
+    for col in _COLUMNS:
+        left = col in ("DU", "role")
+        table.add_column(col, justify="left" if left else "right", no_wrap=True, min_width=2 if left else 4)
     for du, d in sorted(o.dus.items()):
         ack = int(d.controls.get("acknowledged", 0))
         bad = int(sum(v for k, v in d.controls.items() if k != "acknowledged"))
@@ -127,13 +141,13 @@ def render(view: View) -> Group:
         role = view.role(du)
         table.add_row(
             str(du),
-            Text(role, style={"meta-init": "green", "scratch": "yellow"}.get(role, "")),
-            _slices(d.qos, ".2f"),
-            _slices(d.throughput_mbps, ".1f"),
-            _slices(d.latency_ms, ".1f"),
-            _slices(d.prb_share, ".2f"),
-            _f(d.reward_high, "+.3f"),
-            f"{ack}/{bad}",
+            Text(_ROLE[role], style={"meta-init": "green", "scratch": "yellow"}.get(role, "")),
+            _slices(_percent(d.qos), ".0f"),
+            _slices(d.throughput_mbps, ".0f"),
+            _slices(d.latency_ms, ".0f"),
+            _slices(_percent(d.prb_share), ".0f"),
+            _f(d.reward_high, "+.2f"),
+            f"{_count(ack)}/{_count(bad)}",
             "—" if rtt is None else f"{rtt[0]:g}/{rtt[1]:g}",
             _f(d.meta_version, ".0f"),
             _f(task_weight(o.weights, f"du{du}"), ".3f"),

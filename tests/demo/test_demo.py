@@ -140,26 +140,27 @@ def test_demo_over_osc_rmr_with_tls_and_redis_state(tmp_path: Path) -> None:
     assert not [p for p in summary["pids"].values() if _alive(p)]
 
 
-def test_live_dashboard_shows_every_du_and_the_meta_state() -> None:
+def test_live_dashboard_shows_every_du_and_the_meta_state_in_80_columns() -> None:
     from rich.console import Console
 
     from metahrl.demo_live import View, render
     from metahrl.demo_report import DuObs, Observation
 
     du = DuObs(
-        (0.5, 1.0, 0.25), 2.5, {"acknowledged": 10, "timeout": 2}, 3.0, (12.0, 0.1, 1.5), (4.0, 9.0, 0.5)
-    )
+        (0.5, 1.0, 0.25), 2.5, {"acknowledged": 12345, "timeout": 2}, 3.0,
+        (12.0, 0.1, 1.5), (104.0, 9.0, 0.5), (0.5, 0.2, 0.3),
+    )  # fmt: skip
     obs = Observation(12.0, 1.5, 3.0, {0: du, 3: du, 4: du}, {"du0/high": 0.6, "du3/high": 0.4})
-    console = Console(record=True, width=220, color_system=None)
+    console = Console(record=True, width=80, color_system=None)
     console.print(render(View(obs, (3, 4), "2 meta-rounds", {0: (1.0, 5.0)}, 4.0)))
     text = console.export_text()
     assert "meta-version 3" in text and "round 4" in text and "phase 2 meta-rounds" in text
-    rows = [
-        line for line in text.splitlines() if line.strip().startswith(("│ 0", "│ 3", "│ 4", "0 ", "3 ", "4 "))
-    ]
-    assert len(rows) == 3, text
-    assert "meta-init" in text and "scratch" in text and "0.50/1.00/0.25" in text and "10/2" in text
-    assert "1/5" in text and "0.600" in text and "0.400" in text
+    assert "…" not in text, text  # nothing truncated at 80 columns
+    rows = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line[:2] in ("0 ", "3 ", "4 ")}
+    assert [r[0] for r in rows.values()] == ["base", "meta", "scr"], text
+    assert rows["0"][1:5] == ["50/100/25", "12/0/2", "104/9/0", "50/20/30"]  # QoS %, Mbit/s, ms, PRB %
+    assert rows["0"][5:] == ["+2.50", "12.3k/2", "1/5", "3", "0.600"]
+    assert rows["3"][-2:] == ["3", "0.400"] and rows["4"][-3:] == ["—", "3", "—"]
 
 
 def test_plain_display_writes_progress_lines_at_its_period() -> None:
