@@ -35,7 +35,7 @@ from e2sim.e2node import MIN_PERIOD_MS, E2SimConfig, E2SimNodes, ran_functions
 from e2sim.scenario import ScenarioError, load_scenario
 from ric.transport import SctpUnavailableError, TransportConfig, TransportKind, sctp_socket
 
-__all__ = ["add_arguments", "parse_endpoint", "parse_joins", "run"]
+__all__ = ["add_arguments", "parse_du_times", "parse_endpoint", "run"]
 
 _log = logging.getLogger("e2sim")
 
@@ -84,6 +84,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "then its E2 node connects (E2 Setup at run time, retried every 0.5 s) and its radio "
         "goes on once the RIC accepts the setup; repeatable (e.g. --join 3@20 --join 4@20)",
     )
+    p.add_argument(
+        "--leave",
+        action="append",
+        default=[],
+        metavar="DU@SECONDS",
+        help="DU DU leaves at that simulated second: its E2 node disconnects for good (the RIC "
+        "sees it go; its subscriptions end) and its radio goes off, its UEs moving to the other "
+        "DUs; repeatable; may follow a --join of the same DU",
+    )
     p.add_argument("--realtime", action="store_true", help="pace the simulator to the wall clock")
     p.add_argument(
         "--lockstep",
@@ -120,8 +129,9 @@ def parse_ports(text: str | None) -> tuple[int, ...]:
     return tuple(ports)
 
 
-def parse_joins(items: list[str]) -> dict[int, float]:
-    """``["3@20", …]`` → ``{3: 20.0}``; ``ValueError`` naming the bad entry."""
+def parse_du_times(items: list[str], flag: str = "--join") -> dict[int, float]:
+    """``["3@20", …]`` → ``{3: 20.0}`` (``--join`` / ``--leave``); ``ValueError`` naming the flag
+    and the bad entry."""
     out: dict[int, float] = {}
     for item in items:
         du, sep, at = item.partition("@")
@@ -130,7 +140,7 @@ def parse_joins(items: list[str]) -> dict[int, float]:
                 raise ValueError
             out[int(du)] = float(at)
         except ValueError:
-            raise ValueError(f"--join: expected DU@SECONDS (e.g. 3@20), got {item!r}") from None
+            raise ValueError(f"{flag}: expected DU@SECONDS (e.g. 3@20), got {item!r}") from None
     return out
 
 
@@ -151,7 +161,8 @@ def _config(args: argparse.Namespace) -> E2SimConfig:
         duration_s=args.duration_s,
         progress_every_s=args.progress_s,
         min_period_ms=args.period_ms,
-        join_at_s=parse_joins(args.join),
+        join_at_s=parse_du_times(args.join, "--join"),
+        leave_at_s=parse_du_times(args.leave, "--leave"),
     )
 
 

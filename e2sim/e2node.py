@@ -702,6 +702,9 @@ class E2SimConfig:
             DU's radio goes on when the RIC accepts its E2 Setup, so it never carries traffic
             before its RIC side controls it. Empty: every node connects at start.
         join_retry_s: connection retry interval of a joining node (a RIC side may start late).
+        leave_at_s: DU index → simulated second at which that DU leaves: its E2 node closes its
+            connection for good (the RIC sees the node disconnect; its subscriptions end) and its
+            radio goes off (its UEs re-associate to the other DUs). A DU may join and leave.
     """
 
     ric_host: str = "127.0.0.1"
@@ -719,6 +722,7 @@ class E2SimConfig:
     ric_ports: tuple[int, ...] = ()
     join_at_s: dict[int, float] = field(default_factory=dict)
     join_retry_s: float = 0.5
+    leave_at_s: dict[int, float] = field(default_factory=dict)
 
     def port_of(self, du: int) -> int:
         """The RIC port DU ``du``'s node connects to."""
@@ -729,16 +733,28 @@ class E2SimConfig:
         return self.ric_ports[du]
 
 
-def _pending_joins(join_at_s: dict[int, float], sim: Simulator) -> list[tuple[int, float]]:
-    """The joins, earliest first; ``ValueError`` naming a DU outside the scenario or a bad time."""
-    for du, at in join_at_s.items():
+def _pending(field_name: str, at_s: dict[int, float], sim: Simulator) -> list[tuple[int, float]]:
+    """The joins or leaves, earliest first; ``ValueError`` naming a DU outside the scenario or a
+    bad time."""
+    verb = field_name.split("_")[0] + "s"
+    for du, at in at_s.items():
         if not 0 <= du < sim.n_du:
-            raise ValueError(f"join_at_s: DU {du} is not in the scenario (DUs 0..{sim.n_du - 1})")
+            raise ValueError(f"{field_name}: DU {du} is not in the scenario (DUs 0..{sim.n_du - 1})")
         if not at >= 0:
-            raise ValueError(f"join_at_s: DU {du} joins at {at} s; must be >= 0")
-    if len(join_at_s) >= sim.n_du:
+            raise ValueError(f"{field_name}: DU {du} {verb} at {at} s; must be >= 0")
+    return sorted(at_s.items(), key=lambda x: (x[1], x[0]))
+
+
+def _check_schedule(config: E2SimConfig, sim: Simulator) -> None:
+    if len(config.join_at_s) >= sim.n_du:
         raise ValueError("join_at_s: at least one DU must be on the air from the start")
-    return sorted(join_at_s.items(), key=lambda x: (x[1], x[0]))
+    if len(config.leave_at_s) >= sim.n_du:
+        raise ValueError("leave_at_s: at least one DU must stay on the air")
+    for du, at in config.leave_at_s.items():
+        if du in config.join_at_s and at <= config.join_at_s[du]:
+            raise ValueError(
+                f"leave_at_s: DU {du} leaves at {at} s, not after it joins ({config.join_at_s[du]} s)"
+            )
 
 
 class E2SimNodes:
@@ -781,7 +797,10 @@ class E2SimNodes:
         self._answered = asyncio.Event()  # lockstep: something the wait depends on changed
         self._lockstep_started = False
         self.lockstep_timeouts = 0
-        self._joins = _pending_joins(config.join_at_s, sim)
+        self._joins = _pending("join_at_s", config.join_at_s, sim)
+        self._leaves = _pending("leave_at_s", config.leave_at_s, sim)
+        _check_schedule(config, sim)
+        self._left: set[int] = set()  # DUs whose E2 node has left for good
         self._radio_off = {du for du, _ in self._joins}
         self._started: set[int] = set()  # DUs whose E2 node runs (connecting or connected)
         self._join_tasks: list[asyncio.Task[None]] = []
@@ -847,6 +866,19 @@ class E2SimNodes:
             _log.info("DU %d joins at sim %.3f s: connecting its E2 node", du, now_s)
             self._start_node(du)
 
+    def _apply_leaves(self) -> None:
+        """Take the DUs whose leave time has come off E2 and off the air."""
+        now_s = self.sim.t * self.sim.radio.tti_s
+        while self._leaves and self._leaves[0][1] <= now_s + 1e-9:
+            du, _ = self._leaves.pop(0)
+            self._left.add(du)
+            self._started.discard(du)
+            self._radio_off.discard(du)  # a DU that never finished joining does not come on later
+            self.clients[du].stop()  # closes the connection; the node's subscriptions end
+            self.sim.set_du_active(du, False)
+            self.lockstep_changed()
+            _log.info("DU %d left at sim %.3f s: E2 connection closed, radio off", du, now_s)
+
     def _start_node(self, du: int) -> None:
         self._started.add(du)
         client = self.clients[du]
@@ -878,20 +910,20 @@ class E2SimNodes:
             )
             node.client = client
             self.clients.append(client)
-        tasks = [
-            asyncio.create_task(c.run(), name=f"e2-{n.name}")
+        nodes = {
+            n.du: asyncio.create_task(c.run(), name=f"e2-{n.name}")
             for c, n in zip(self.clients, self.nodes, strict=True)
             if n.du not in cfg.join_at_s
-        ]
-        self._started.update(n.du for n in self.nodes if n.du not in cfg.join_at_s)
+        }
+        self._started.update(nodes)
         stepping = asyncio.create_task(self._step_loop(), name="e2sim-steps")
         try:
-            await asyncio.wait([stepping, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            await self._until_done(stepping, nodes)
         finally:
             stepping.cancel()
             for client in self.clients:
                 client.stop()
-            tasks += self._join_tasks
+            tasks = [*nodes.values(), *self._join_tasks]
             for task in tasks:
                 task.cancel()
             results = await asyncio.gather(stepping, *tasks, return_exceptions=True)
@@ -901,6 +933,14 @@ class E2SimNodes:
         ]
         if errors:
             raise errors[0]
+
+    async def _until_done(self, stepping: asyncio.Task[None], nodes: dict[int, asyncio.Task[None]]) -> None:
+        """Until the stepping ends or a node's task ends other than by leaving."""
+        while True:
+            staying = [t for du, t in nodes.items() if du not in self._left]
+            done, _ = await asyncio.wait([stepping, *staying], return_when=asyncio.FIRST_COMPLETED)
+            if stepping in done or any(t in done for du, t in nodes.items() if du not in self._left):
+                return
 
     def tick(self) -> None:
         """Advance the simulator one TTI and send every report that falls due."""
@@ -925,6 +965,8 @@ class E2SimNodes:
         while not self._stop.is_set() and sim.t - self._t0 < end:
             if self._joins:
                 self._start_joins()
+            if self._leaves:
+                self._apply_leaves()
             if cfg.realtime:
                 delay = self._wall0 + (sim.t - self._t0 + 1) * sim.radio.tti_s - self.clock()
                 await (self.sleep(delay) if delay > 0 else asyncio.sleep(0))

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from e2sim.core import Simulator
-from e2sim.e2_cli import parse_joins
+from e2sim.e2_cli import parse_du_times
 from e2sim.e2node import E2SimConfig, E2SimNodes
 from e2sim.scenario import load_scenario
 from metahrl.demo_procs import Child, ChildDied, Sample
@@ -84,9 +84,11 @@ def test_roundtrip_percentiles_from_a_real_histogram() -> None:
 
 
 def test_join_option_parsing_and_validation() -> None:
-    assert parse_joins(["3@20", "4@2.5"]) == {3: 20.0, 4: 2.5}
+    assert parse_du_times(["3@20", "4@2.5"]) == {3: 20.0, 4: 2.5}
     with pytest.raises(ValueError, match="--join: expected DU@SECONDS"):
-        parse_joins(["3"])
+        parse_du_times(["3"])
+    with pytest.raises(ValueError, match="--leave: expected DU@SECONDS"):
+        parse_du_times(["3@soon"], "--leave")
     sim = Simulator(load_scenario(SMALL), seed=0)
     with pytest.raises(ValueError, match="join_at_s: DU 7 is not in the scenario"):
         E2SimNodes(sim, E2SimConfig(join_at_s={7: 1.0}))

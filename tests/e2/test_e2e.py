@@ -11,6 +11,7 @@ import signal
 import sys
 
 import numpy as np
+import pytest
 
 from e2sim.core import Simulator
 from e2sim.e2node import E2SimConfig, E2SimNodes, slice_snssais
@@ -173,6 +174,45 @@ def test_e2sim_nodes_and_ric_library_over_tcp() -> None:
         assert stats["indications"] > 0 and stats["controls_failed"] == 2
 
     run_async(main(), timeout=90)
+
+
+def test_a_du_that_leaves_disconnects_and_goes_off_the_air_while_the_others_go_on() -> None:
+    async def main() -> None:
+        sim = Simulator(fast_paper(), seed=1)
+        server = RicServer()
+        port = await server.start("127.0.0.1", 0)
+        config = E2SimConfig(ric_port=port, progress_every_s=60, leave_at_s={2: 0.5})
+        e2sim = E2SimNodes(sim, config)
+        running = asyncio.create_task(e2sim.run())
+        nodes = sorted(await server.wait_for_nodes(7, timeout=30), key=lambda n: n.name)
+        subs = await _all_subscribed(nodes, sim)
+        async with asyncio.timeout(30):
+            while subs[2].end_reason is None:  # the leaving node's subscription ends with it
+                await subs[2].next(timeout=5)
+        assert sim.t * sim.radio.tti_s >= 0.5
+        await e2sim.clients[2].wait_disconnected(timeout=10)
+        assert not sim.du_active[2] and sim.du_active[[0, 1, 3, 4, 5, 6]].all()
+        t_left = sim.t
+        for sub in (subs[0], subs[6]):  # the others report on, with simulated time moving
+            await _until(sub, lambda _i: sim.t > t_left + 50)
+        assert not (sim.serving == 2).any()  # its UEs moved to other DUs
+        assert not running.done()  # one node leaving does not end the run
+        assert e2sim.clients[2].counters.connects == 1  # and it does not come back
+        e2sim.stop()
+        await running
+        await server.close()
+
+    run_async(main(), timeout=90)
+
+
+def test_leave_schedule_is_validated() -> None:
+    sim = Simulator(fast_paper(), seed=1)
+    with pytest.raises(ValueError, match="leave_at_s: DU 9 is not in the scenario"):
+        E2SimNodes(sim, E2SimConfig(leave_at_s={9: 1.0}))
+    with pytest.raises(ValueError, match=r"leave_at_s: DU 3 leaves at 1.0 s, not after it joins \(2.0 s\)"):
+        E2SimNodes(sim, E2SimConfig(join_at_s={3: 2.0}, leave_at_s={3: 1.0}))
+    with pytest.raises(ValueError, match="leave_at_s: at least one DU must stay on the air"):
+        E2SimNodes(sim, E2SimConfig(leave_at_s=dict.fromkeys(range(7), 1.0)))
 
 
 def test_metahrl_e2sim_command_as_a_subprocess() -> None:
