@@ -351,9 +351,15 @@ def _node_value(
 
 
 @lru_cache(maxsize=1024)
+def _control_header(header: bytes) -> rc.RcControlHeader | rc.RcControlHeaderFormat2:
+    """The decoded RC control header (cached: a RIC re-sends the same few headers)."""
+    return rc.decode_control_header(header)
+
+
+@lru_cache(maxsize=1024)
 def _decode_control(header: bytes, message: bytes) -> tuple[rc.RcControlHeader, tuple[rc.SlicePrbQuota, ...]]:
     """Decoded RC header + quota rows (cached: a RIC re-sends the same few payloads)."""
-    decoded = rc.decode_control_header(header)
+    decoded = _control_header(header)
     if not isinstance(decoded, rc.RcControlHeader):
         raise _Refused(CauseRicRequest.ACTION_NOT_SUPPORTED, "RC control header format 2 is not served")
     if (decoded.style, decoded.action_id) != (
@@ -517,7 +523,7 @@ class DuNode:
         if not self.awaiting:
             return
         try:
-            header = rc.decode_control_header(request.header)
+            header = _control_header(request.header)
         except E2smDecodeError:
             return
         if isinstance(header, rc.RcControlHeader) and header.ue == SLICE_LEVEL_UE:
