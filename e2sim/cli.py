@@ -23,7 +23,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-from e2sim.config import RadioConfig
 from e2sim.env import EnvConfig, HierarchicalSlicingEnv
 from e2sim.policies import BASELINES, make_baseline
 from e2sim.runner import RunResult, Trace, run_policy
@@ -89,9 +88,7 @@ def run(args: argparse.Namespace) -> int:
     except ScenarioError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.fading:
-        radio = RadioConfig.model_validate({**scenario.radio.model_dump(), "fading": args.fading})
-        scenario = scenario.model_copy(update={"radio": radio})
+    scenario = scenario.with_fading(args.fading)
     env = HierarchicalSlicingEnv(scenario, EnvConfig(episode_steps=max(args.steps, 1)))
     policy = make_baseline(args.policy, env, seed=args.seed)
     trace = Trace() if args.out else None

@@ -325,3 +325,11 @@ class ScenarioConfig(_Strict):
 
     def task_of(self, du: int) -> TaskConfig:
         return self.tasks[self.assignment[du]]
+
+    def with_fading(self, fading: str | None) -> ScenarioConfig:
+        """This scenario with its radio's fading mode replaced (None or the same mode: itself);
+        the radio is validated again, so a mode its other settings forbid raises."""
+        if fading is None or fading == self.radio.fading:
+            return self
+        radio = RadioConfig.model_validate({**self.radio.model_dump(), "fading": fading})
+        return self.model_copy(update={"radio": radio})

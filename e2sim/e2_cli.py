@@ -29,7 +29,6 @@ import signal
 import sys
 
 from e2sim.cli import add_scenario_argument
-from e2sim.config import RadioConfig
 from e2sim.core import Simulator
 from e2sim.e2node import MIN_PERIOD_MS, E2SimConfig, E2SimNodes, ran_functions
 from e2sim.scenario import ScenarioError, load_scenario
@@ -188,9 +187,7 @@ def run(args: argparse.Namespace) -> int:
         except SctpUnavailableError as err:
             _error(f"error: {err.strerror}")
             return 1
-    if args.fading:
-        radio = RadioConfig.model_validate({**scenario.radio.model_dump(), "fading": args.fading})
-        scenario = scenario.model_copy(update={"radio": radio})
+    scenario = scenario.with_fading(args.fading)
     sim = Simulator(scenario, seed=args.seed)
     try:
         nodes = E2SimNodes(sim, config)

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from e2sim.config import RadioConfig, ScenarioConfig
+from e2sim.config import ScenarioConfig
 from e2sim.env import EnvConfig
 from e2sim.yamlfile import bundled_names, format_validation_error, read_named_yaml
 from xapps.agent import DDPGConfig
@@ -126,10 +126,7 @@ class TrainConfig(BaseModel):
 
 def prepare_scenario(scenario: ScenarioConfig, fading: str | None) -> ScenarioConfig:
     """The scenario with its radio fading mode overridden (None: unchanged)."""
-    if fading is None or scenario.radio.fading == fading:
-        return scenario
-    radio = RadioConfig.model_validate({**scenario.radio.model_dump(), "fading": fading})
-    return scenario.model_copy(update={"radio": radio})
+    return scenario.with_fading(fading)
 
 
 def bundled_configs() -> list[str]:

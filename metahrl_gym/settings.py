@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from e2sim.config import RadioConfig, ScenarioConfig
+from e2sim.config import ScenarioConfig
 from e2sim.env import EnvConfig
 from e2sim.scenario import load_scenario
 from e2sim.yamlfile import format_validation_error
@@ -119,9 +119,7 @@ def parse_settings(model: type[_T], kwargs: Mapping[str, Any]) -> _T:
 def build_scenario(cfg: _ViewBase) -> ScenarioConfig:
     """The scenario of ``cfg`` (loaded by name or path) with the fading override; checks ``du``."""
     sc = cfg.scenario if isinstance(cfg.scenario, ScenarioConfig) else load_scenario(cfg.scenario)
-    if cfg.fading is not None and sc.radio.fading != cfg.fading:
-        radio = RadioConfig.model_validate({**sc.radio.model_dump(), "fading": cfg.fading})
-        sc = sc.model_copy(update={"radio": radio})
+    sc = sc.with_fading(cfg.fading)
     if cfg.du >= sc.n_du:
         raise SettingsError(
             f"{type(cfg).__name__}: field 'du': {cfg.du} is not a DU of {sc.name!r} (0..{sc.n_du - 1})"

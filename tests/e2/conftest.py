@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from e2sim.config import RadioConfig, ScenarioConfig
+from e2sim.config import ScenarioConfig
 from e2sim.e2node import du_node_id, ran_functions
 from e2sim.scenario import load_scenario
 from ric.e2ap import ComponentInterface, E2NodeComponentConfig, E2NodeComponentId, GlobalRicId
@@ -89,6 +89,4 @@ def up() -> LinkPair:
 
 def fast_paper() -> ScenarioConfig:
     """The paper scenario (7 DUs × 30 UEs) with fading drawn on used links only (faster)."""
-    sc = load_scenario("paper")
-    radio = RadioConfig.model_validate({**sc.radio.model_dump(), "fading": "scheduled"})
-    return sc.model_copy(update={"radio": radio})
+    return load_scenario("paper").with_fading("scheduled")
