@@ -210,6 +210,7 @@ class BaselineRun:
     steps: int  # env (low-level) steps trained
     last_eval: dict[str, Any]
     wall_s_per_1000_steps: float
+    gradient_steps: int = 0  # critic updates (the actor's: every 2nd for TD3, policy_frequency-th for ours)
 
 
 class _Harness:
@@ -262,7 +263,7 @@ class _Harness:
         if not self.last_eval or self.last_eval["step"] != step:
             self.evaluate(step, predict)
         per_1000 = self.train_wall / max(step, 1) * 1000.0
-        return BaselineRun(self.out, self.learner, step, self.last_eval, per_1000)
+        return BaselineRun(self.out, self.learner, step, self.last_eval, per_1000, self.updates())
 
 
 def _train_sb3(learner: Learner, penv: SliceSplitParallelEnv, h: _Harness, seed: int) -> BaselineRun:

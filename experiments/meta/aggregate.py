@@ -8,7 +8,7 @@ their quantile functions: per seed the task-averaged quantile function, then mea
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,10 +18,11 @@ import numpy as np
 from experiments.meta.evaluation import QUANTILES
 from experiments.meta.preset import MAML_SCHEMES, ReproducePreset
 from experiments.meta.runs import RunSpec, load_result, result_path
+from experiments.meta.sb3_scratch import LABELS, scratch_env_steps, scratch_gradient_steps
 from experiments.meta.scaling import size_label
 from experiments.meta.stats import mean_ci, paired_relative, settling_point
 
-__all__ = ["Loaded", "build_results", "load_all", "per_seed"]
+__all__ = ["Loaded", "ScratchRow", "build_results", "load_all", "per_seed"]
 
 SLICES = ("eMBB", "mMTC", "URLLC")
 KPI_LABELS = (
@@ -37,6 +38,7 @@ class Loaded:
 
     methods: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
     baselines: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    learners: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
     pretrain: dict[int, dict[str, Any]] = field(default_factory=dict)
     scale: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
 
@@ -50,7 +52,12 @@ def load_all(out_dir: str | Path, runs: Sequence[RunSpec]) -> Loaded:
         if spec.kind == "pretrain":
             loaded.pretrain[spec.seed] = res
         else:
-            table = {"method": loaded.methods, "baseline": loaded.baselines, "scale": loaded.scale}[spec.kind]
+            table = {
+                "method": loaded.methods,
+                "baseline": loaded.baselines,
+                "learner": loaded.learners,
+                "scale": loaded.scale,
+            }[spec.kind]
             table.setdefault(spec.name, {})[spec.seed] = res
     return loaded
 
@@ -308,6 +315,82 @@ def _weights(loaded: Loaded) -> dict[str, dict[str, list[float]]]:
     return out
 
 
+@dataclass(frozen=True)
+class ScratchRow:
+    """A from-scratch learner on the new tasks after DRL's env-step budget (means [95 % CI] over
+    seeds of the task means; ``vs`` = paired relative difference of the cumulative reward, %)."""
+
+    policy: str
+    label: str
+    env_steps: int  # per task
+    gradient_steps: dict[str, float | int]  # per task and learner
+    cumulative_reward: dict[str, float | int]
+    normalised_reward: dict[str, float | int]
+    qos: dict[str, dict[str, float | int]]  # slice → CI
+    latency_ms: dict[str, float | int]
+    jain: dict[str, float | int]
+    vs: dict[str, dict[str, float | int]]  # reference method → paired CI
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+_SCRATCH_REFS = ("drl", "maml-adaptive")
+_DRL_LABEL = "DRL from scratch (ours, HRL)"
+
+
+def _scratch_row(
+    policy: str,
+    label: str,
+    runs: Mapping[int, dict[str, Any]],
+    pick: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+    gradient_steps: Callable[[Mapping[str, Any]], float],
+    refs: Mapping[str, dict[int, float]],
+    env_steps: int,
+) -> ScratchRow:
+    reward = per_seed(runs, lambda t: pick(t)["cumulative_reward"])
+    return ScratchRow(
+        policy=policy,
+        label=label,
+        env_steps=env_steps,
+        gradient_steps=_ci(per_seed(runs, gradient_steps)),
+        cumulative_reward=_ci(reward),
+        normalised_reward=_ci(per_seed(runs, lambda t: pick(t)["normalised_reward"])),
+        qos={SLICES[sl]: _ci(per_seed(runs, lambda t, sl=sl: pick(t)["qos_mean"][sl])) for sl in range(3)},
+        latency_ms=_ci(per_seed(runs, lambda t: pick(t)["latency_mean_ms"])),
+        jain=_ci(per_seed(runs, lambda t: pick(t)["jain"])),
+        vs={ref: _paired(reward, r) for ref, r in refs.items() if ref != policy},
+    )
+
+
+def _scratch(loaded: Loaded, preset: ReproducePreset) -> dict[str, Any]:
+    """DRL from scratch (after T_new shots) beside every off-the-shelf learner trained from
+    scratch for the same env steps on each new task (``sb3_scratch``)."""
+    final, steps = str(preset.adapt_iterations), scratch_env_steps(preset)
+    refs = {
+        m: per_seed(loaded.methods[m], lambda t: t["evals"][final]["cumulative_reward"])
+        for m in _SCRATCH_REFS
+        if m in loaded.methods
+    }
+    rows: list[ScratchRow] = []
+    if "drl" in loaded.methods:
+        drl_updates = float(scratch_gradient_steps(preset))
+        drl = loaded.methods["drl"]
+        rows.append(
+            _scratch_row(
+                "drl", _DRL_LABEL, drl, lambda t: t["evals"][final], lambda t: drl_updates, refs, steps
+            )
+        )
+    for name, runs in loaded.learners.items():
+        label = LABELS.get(name, name)
+        rows.append(
+            _scratch_row(
+                name, label, runs, lambda t: t["nominal"], lambda t: t["gradient_steps"], refs, steps
+            )
+        )
+    return {"env_steps": steps, "rows": [r.as_dict() for r in rows]}
+
+
 def build_results(loaded: Loaded, preset: ReproducePreset, tasks: Sequence[str]) -> dict[str, Any]:
     """All figure/table numbers (claims are added by `claims.evaluate_claims`)."""
     return {
@@ -320,4 +403,5 @@ def build_results(loaded: Loaded, preset: ReproducePreset, tasks: Sequence[str])
         "extended": _extended(loaded, preset),
         "separation": _separation(loaded, preset),
         "task_weights": _weights(loaded),
+        "scratch": _scratch(loaded, preset),
     }

@@ -18,7 +18,7 @@ from torch import Tensor
 from e2sim.config import DuEvent, ScenarioConfig
 from e2sim.env import EnvConfig, HierarchicalSlicingEnv
 from e2sim.scenario import load_scenario
-from experiments.config import prepare_scenario
+from experiments.config import TrainConfig, prepare_scenario
 from experiments.meta.preset import ReproducePreset, resolve_scenario_ref
 from xapps.agent import AgentPool, HierarchicalAgent, HierarchicalConfig
 
@@ -26,10 +26,13 @@ __all__ = [
     "Scenarios",
     "agent_config",
     "derive_seed",
+    "env_config",
     "initial_params",
     "load_scenarios",
     "make_env",
     "make_pool",
+    "preset_train_config",
+    "task_scenario",
     "to_cpu",
     "to_device",
     "with_traffic_spike",
@@ -82,15 +85,61 @@ def load_scenarios(preset: ReproducePreset, extra_new_tasks: Sequence[str] = ())
     return Scenarios(train, new, files)
 
 
+def env_config(preset: ReproducePreset, episode_steps: int | None = None) -> EnvConfig:
+    """The preset's time scales and action mapping with its fixed number of UE slots."""
+    update: dict[str, object] = {"ue_slots": preset.ue_slots}
+    if episode_steps is not None:
+        update["episode_steps"] = episode_steps
+    return EnvConfig.model_validate({**preset.env.model_dump(), **update})
+
+
 def make_env(
     scenario: ScenarioConfig, preset: ReproducePreset, episode_steps: int | None = None
 ) -> HierarchicalSlicingEnv:
     """The hierarchical env with the preset's time scales and a fixed number of UE slots."""
-    update: dict[str, object] = {"ue_slots": preset.ue_slots}
-    if episode_steps is not None:
-        update["episode_steps"] = episode_steps
-    cfg = EnvConfig.model_validate({**preset.env.model_dump(), **update})
-    return HierarchicalSlicingEnv(scenario, cfg)
+    return HierarchicalSlicingEnv(scenario, env_config(preset, episode_steps))
+
+
+def task_scenario(train: ScenarioConfig, task: str) -> ScenarioConfig:
+    """Training task `task` of the meta-training scenario on every one of its DUs (same radio and
+    DU layout, so the interference stays that of the training scenario)."""
+    if task not in train.assignment:
+        known = ", ".join(dict.fromkeys(train.assignment))
+        raise ValueError(f"{train.name!r} has no training task {task!r}; its tasks: {known}")
+    data = train.model_dump()
+    data |= {
+        "name": f"{train.name}:{task}",
+        "tasks": {task: data["tasks"][task]},
+        "assignment": [task] * train.n_du,
+    }
+    return ScenarioConfig.model_validate(data)
+
+
+def preset_train_config(
+    preset: ReproducePreset,
+    steps: int,
+    updates_per_decision: int,
+    eval_every: int | None = None,
+    eval_steps: int | None = None,
+) -> TrainConfig:
+    """The single-learner training config of `preset` (what ``experiments.sb3_baselines`` takes):
+    its env and fading, its high-level network sizes, γ, τ, batch, buffer, ``learning_starts``
+    and noise, ``updates_per_decision`` gradient steps per high-level decision, no classical
+    references. Periodic evaluation every `eval_every` steps (default: once, at the end) of
+    `eval_steps` steps (default: one high-level window)."""
+    period = preset.env.high_period_steps
+    return TrainConfig(
+        steps=steps,
+        env=env_config(preset),
+        fading=preset.fading,
+        high=preset.high,
+        low=preset.low,
+        high_update_every=period,
+        high_updates_per_step=updates_per_decision,
+        eval_every=eval_every or steps,
+        eval_steps=eval_steps or period,
+        baseline_refs=(),
+    )
 
 
 def agent_config(preset: ReproducePreset, env: HierarchicalSlicingEnv | None = None) -> HierarchicalConfig:

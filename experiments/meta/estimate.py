@@ -4,8 +4,9 @@ A short calibration times (i) one env step with every DU's agent acting and stor
 transition, per DU, on the training scenario and on each scalability size, (ii) one DDPG update
 of one learner at the preset's network sizes, (iii) one greedy evaluation step per DU. The
 estimate multiplies these by the counts the preset implies (episodes × steps × DUs, updates ×
-learners, evaluations) and divides by the number of workers. It ignores dependency stalls and
-machine load, so treat it as a rough lower bound; the progress bar's ETA refines it as runs end.
+learners, evaluations; an SB3 learner's env step counted as ours) and divides by the number of
+workers. It ignores dependency stalls and machine load, so treat it as a rough lower bound; the
+progress bar's ETA refines it as runs end.
 Every timing follows an untimed warm-up (first calls allocate and fill caches: timing them
 made the quick preset's estimate ~4× its measured run time).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from experiments.meta import sb3_scratch
 from experiments.meta.envs import Scenarios, agent_config, initial_params, make_env, make_pool
 from experiments.meta.preset import MAML_SCHEMES, ReproducePreset
 from experiments.meta.rollout import collect_episode
@@ -93,6 +95,19 @@ def _adapt_cost(preset: ReproducePreset, scenarios: Scenarios, c: Costs) -> floa
     return total
 
 
+def _learner_cost(preset: ReproducePreset, scenarios: Scenarios, c: Costs) -> float:
+    """An off-the-shelf learner on every new task: DRL's env steps, one update (twin critics and
+    a delayed actor ≈ 2 of ours) per decision, two evaluations."""
+    steps = sb3_scratch.scratch_env_steps(preset)
+    decisions = steps // preset.env.high_period_steps
+    return sum(
+        steps * s.n_du * c.env_step_du
+        + decisions * 2 * c.update
+        + 2 * preset.adapt.eval_steps * s.n_du * c.eval_step_du
+        for s in scenarios.new_tasks.values()
+    )
+
+
 def predict(preset: ReproducePreset, scenarios: Scenarios, c: Costs) -> dict[str, float]:
     """Predicted CPU seconds per kind of run, summed over seeds."""
     d, steps, seeds = scenarios.train.n_du, preset.env.episode_steps, preset.seeds
@@ -115,6 +130,9 @@ def predict(preset: ReproducePreset, scenarios: Scenarios, c: Costs) -> dict[str
         * len(preset.baselines)
         * sum(2 * preset.adapt.eval_steps * s.n_du * c.eval_step_du for s in scenarios.new_tasks.values()),
     }
+    learners = sb3_scratch.planned_learners()
+    if learners:
+        out["learners"] = seeds * len(learners) * _learner_cost(preset, scenarios, c)
     if preset.scalability.enabled:
         s = preset.scalability
         n = s.seeds or preset.seeds

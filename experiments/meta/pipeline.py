@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from experiments.meta import sb3_scratch
 from experiments.meta.aggregate import build_results, load_all
 from experiments.meta.claims import evaluate_claims
 from experiments.meta.dispatch import DispatchReport, make_dispatcher, run_all
@@ -93,6 +94,7 @@ def write_report(
     loaded = load_all(out_dir, runs)
     results = build_results(loaded, ctx.preset, list(scenarios.new_tasks))
     results["claims"] = [c.as_dict() for c in evaluate_claims(loaded, ctx.preset, results)]
+    results["scratch"]["note"] = sb3_scratch.note()
     meta = meta | {
         "train_tasks": scenarios.train_task_names,
         "new_tasks": [

@@ -5,13 +5,17 @@ A run is identified by (kind, name, seed):
 - ``pretrain/-/s``: phase 1 of seed s (TL donors, MTL partner data, Static-Var variances);
 - ``method/M/s``: method M adapted to every new task (a MAML-HRL method meta-trains first);
 - ``baseline/B/s``: classical scheduler B evaluated on every new task;
+- ``learner/L/s``: off-the-shelf learner L (SB3 TD3) trained from scratch on every new task, at
+  DRL's env-step budget — planned only where Stable-Baselines3 is installed
+  (:mod:`experiments.meta.sb3_scratch`);
 - ``scale/NxU/s``: meta-training at N DUs × U UEs per DU (Table 2).
 
 Each run writes ``runs/KIND/NAME/seed{s}.json`` atomically when it finishes; a rerun skips
 finished runs. Intermediate artifacts are resumable too: phase 1 writes its agents
 (``pretrain/-/seed{s}.pt``) and a MAML-HRL run writes θ_M after meta-training
 (``method/M/seed{s}.theta.pt``), so an adaptation interrupted midway restarts from θ_M
-instead of meta-training again.
+instead of meta-training again. A learner run trains into ``learner/L/seed{s}/TASK/`` (SB3's
+``model.zip`` and logs); an interrupted one starts that task again.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any, Literal
 
 import torch
 
+from experiments.meta import sb3_scratch
 from experiments.meta.adapt import MethodInit, adapt_task, evaluate_baseline
 from experiments.meta.envs import Scenarios, agent_config, initial_params, load_scenarios, make_env
 from experiments.meta.metatrain import MetaLearner
@@ -44,7 +49,7 @@ __all__ = [
     "result_path",
 ]
 
-Kind = Literal["pretrain", "method", "baseline", "scale"]
+Kind = Literal["pretrain", "method", "baseline", "learner", "scale"]
 _NEEDS_PRETRAIN = ("tl", "mtl", "maml-static-var")
 
 
@@ -78,6 +83,7 @@ def plan_runs(preset: ReproducePreset) -> list[RunSpec]:
     runs = [RunSpec("pretrain", "-", s) for s in seeds]
     runs += [RunSpec("method", m, s) for s in seeds for m in preset.methods]
     runs += [RunSpec("baseline", b, s) for s in seeds for b in preset.baselines]
+    runs += [RunSpec("learner", name, s) for s in seeds for name in sb3_scratch.planned_learners()]
     if preset.scalability.enabled:
         n = preset.scalability.seeds or preset.seeds
         runs += [
@@ -205,6 +211,15 @@ def _run_baseline(ctx: RunContext, spec: RunSpec, sc: Scenarios) -> dict[str, An
     return {"tasks": tasks}
 
 
+def _run_learner(ctx: RunContext, spec: RunSpec, sc: Scenarios) -> dict[str, Any]:
+    work = _artifact(ctx.out_dir, spec, "")
+    tasks = [
+        sb3_scratch.train_and_evaluate(scn, name, ctx.preset, spec.seed, work / name).as_dict()
+        for name, scn in sc.new_tasks.items()
+    ]
+    return {"tasks": tasks}
+
+
 def _run_scale(ctx: RunContext, spec: RunSpec, sc: Scenarios) -> dict[str, Any]:
     size = next(z for z in ctx.preset.scalability.sizes if size_label(z) == spec.name)
     return {"scale": run_scaling(sc.train, ctx.preset, size, spec.seed, ctx.device)}
@@ -214,6 +229,7 @@ _EXECUTORS: dict[str, Callable[[RunContext, RunSpec, Scenarios], dict[str, Any]]
     "pretrain": _run_pretrain,
     "method": _run_method,
     "baseline": _run_baseline,
+    "learner": _run_learner,
     "scale": _run_scale,
 }
 

@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 import json
+import math
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from experiments.meta import sb3_scratch
 from experiments.meta.figures import FIGURES
 from experiments.meta.metatrain import MetaLearner
 from experiments.meta.pipeline import ReproduceOptions, reproduce
 from experiments.meta.preset import PresetError, ReproducePreset, load_preset
-from experiments.meta.runs import RunContext, RunSpec, execute_run, plan_runs, result_path
+from experiments.meta.runs import RunContext, RunSpec, execute_run, load_result, plan_runs, result_path
 from metahrl.cli import main
 
 RESULT_KEYS = {
@@ -27,6 +31,7 @@ RESULT_KEYS = {
     "separation",
     "claims",
     "task_weights",
+    "scratch",
 }
 
 
@@ -156,3 +161,45 @@ def test_maml_run_resumes_from_its_meta_initialisation(
     after = json.loads(path.read_text(encoding="utf-8"))
     assert after["meta"] == before["meta"]
     assert after["tasks"] == before["tasks"]  # same θ_M, same seeds: the same adaptation
+
+
+def _finite_cis(row: dict[str, Any]) -> list[float]:
+    cis = [row[k] for k in ("gradient_steps", "cumulative_reward", "normalised_reward", "latency_ms", "jain")]
+    cis += [*row["qos"].values(), *row["vs"].values()]
+    return [float(ci[part]) for ci in cis for part in ("mean", "lo", "hi")]
+
+
+@pytest.mark.skipif(not sb3_scratch.sb3_available(), reason="the sb3 extra is not installed")
+def test_report_has_an_sb3_td3_from_scratch_row(micro_run: Path, micro: ReproducePreset) -> None:
+    """SB3 TD3 trained from scratch on every new task for DRL's env steps, evaluated on every seed."""
+    results = json.loads((micro_run / "results.json").read_text(encoding="utf-8"))
+    scratch = results["scratch"]
+    rows = {r["policy"]: r for r in scratch["rows"]}
+    assert list(rows) == ["drl", "sb3-td3"] and scratch["note"] is None
+    steps = micro.adapt_iterations * micro.adapt.shots.episodes_per_shot * micro.env.episode_steps
+    assert scratch["env_steps"] == steps == rows["sb3-td3"]["env_steps"]
+    td3 = rows["sb3-td3"]
+    assert td3["cumulative_reward"]["n"] == micro.seeds
+    assert all(math.isfinite(x) for x in _finite_cis(td3)), td3
+    assert set(td3["vs"]) == {"drl", "maml-adaptive"}
+    run = load_result(micro_run, RunSpec("learner", "sb3-td3", micro.first_seed))
+    assert [t["task"] for t in run["tasks"]] == ["newtask-tiny"]
+    assert run["tasks"][0]["env_steps"] == steps
+    report = (micro_run / "report.md").read_text(encoding="utf-8")
+    assert "| SB3 TD3 from scratch | 50 |" in report and sb3_scratch.UNAVAILABLE not in report
+
+
+def test_sb3_row_is_absent_with_a_note_when_sb3_is_unavailable(
+    micro_run: Path, micro: ReproducePreset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "copy"
+    shutil.copytree(micro_run, out)
+    monkeypatch.setattr(sb3_scratch, "sb3_available", lambda: False)
+    assert all(r.kind != "learner" for r in plan_runs(micro))
+    results, report = reproduce(micro, ReproduceOptions(out, jobs=1, estimate=False))
+    assert report.finished == [] and not report.failed  # nothing new to run, nothing failed
+    assert [r["policy"] for r in results["scratch"]["rows"]] == ["drl"]
+    assert results["scratch"]["note"] == sb3_scratch.UNAVAILABLE
+    text = (out / "report.md").read_text(encoding="utf-8")
+    assert "| SB3 TD3 from scratch |" not in text
+    assert [line for line in text.splitlines() if "SB3 TD3 from scratch" in line] == [sb3_scratch.UNAVAILABLE]
