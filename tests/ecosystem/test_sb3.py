@@ -4,6 +4,7 @@ than the seed spread)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import torch
 import yaml
 
 from e2sim.env import EnvConfig
+from experiments import sb3_compare_cli as compare
 from experiments.config import config_from_dict
 from experiments.sb3_baselines import _greedy_eval, run_dir_runner, train_baseline
 from metahrl.cli import main
@@ -103,3 +105,37 @@ def test_sb3_td3_learns_to_beat_random_slice_actions(tmp_path: Path) -> None:
     gap = np.mean(learned) - np.mean(random_ref)
     spread = np.std(learned, ddof=1) + np.std(random_ref, ddof=1)
     assert gap > spread, f"TD3 {learned} vs random {random_ref}: gap {gap:.3f}, spread {spread:.3f}"
+
+
+def _compare_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    compare.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_compare_cli_targets_every_training_task_of_a_preset(tmp_path: Path) -> None:
+    plan = compare.targets(_compare_args("--preset", "micro", "--steps", "40", "--out", str(tmp_path)))
+    assert [t.task for t in plan] == ["busy", "calm"]
+    for t in plan:
+        assert t.scenario.assignment == [t.task] * 2 and list(t.scenario.tasks) == [t.task]
+        assert t.out == tmp_path / t.task
+        assert t.config.steps == 40 and t.config.high.hidden_sizes == (16,)  # the preset's networks
+    assert compare.run(_compare_args("--task", "micro-busy", "--out", str(tmp_path))) == 2
+    assert compare.run(_compare_args("--task", "micro:no-such-task", "--out", str(tmp_path))) == 2
+
+
+def test_compare_cli_on_a_preset_task_writes_rows_per_task(tmp_path: Path) -> None:
+    out = tmp_path / "h2h"
+    args = _compare_args("--task", "micro:busy", "--steps", "30", "--seeds", "1", "--eval-seeds", "1",
+                         "--eval-steps", "10", "--learner", "ddpg-split", "--learner", "sb3-td3",
+                         "--reference", "equal-pf", "--out", str(out))  # fmt: skip
+    assert compare.run(args) == 0
+    rows = json.loads((out / "head_to_head.json").read_text(encoding="utf-8"))
+    assert [r["policy"] for r in rows] == ["ddpg-split", "sb3-td3", "equal-pf"]
+    assert {r["task"] for r in rows} == {"busy"}
+    assert all(np.isfinite(r["reward_high_mean_mean"]) for r in rows)
+    assert rows[1]["gradient_steps"] > 0
+    meta = json.loads((out / "busy" / "sb3-td3-s0" / "baseline.json").read_text(encoding="utf-8"))
+    assert meta["scenario"]["assignment"] == ["busy", "busy"]
+    assert "micro-train:busy" in (out / "head_to_head.md").read_text(encoding="utf-8")
+    assert (out / "learning_curves.png").stat().st_size > 1000
