@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from ric.rmr import (
     RmrType,
     decode_e2ap_payload,
     encode_e2ap_payload,
+    load_rmr,
     write_route_table,
 )
 from tests.osc_platform.conftest import free_port, require_rmr, run_async
@@ -76,6 +78,116 @@ def test_route_table_wormhole_and_return_to_sender(tmp_path: Path) -> None:
         assert not a.is_open
         with pytest.raises(RmrError):
             a.send(RmrType.RIC_CONTROL_REQ, b"x")
+
+    run_async(main())
+
+
+_SLOW_HELPERS = (  # ricxappframe's per-message helpers: ~0.2 ms per received KPM indication
+    "get_payload",
+    "get_xaction",
+    "get_src",
+    "rmr_get_meid",
+    "rmr_set_meid",
+    "set_transaction_id",
+    "generate_and_set_transaction_id",
+)
+
+
+def _nodelay_towards(port: int) -> list[bool]:
+    """``TCP_NODELAY`` of each TCP connection this process opened to ``port`` (RMR writes on
+    those: return-to-sender, too, connects to the sender's port)."""
+    found = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            fd = os.dup(int(name))
+        except OSError:
+            continue
+        try:
+            sock = socket.socket(fileno=fd)
+        except OSError:  # not a socket
+            os.close(fd)
+            continue
+        with sock:
+            if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.type != socket.SOCK_STREAM:
+                continue
+            try:
+                peer_port = sock.getpeername()[1]
+            except OSError:  # listening, not connected
+                continue
+            if peer_port == port:
+                found.append(bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)))
+    return found
+
+
+def test_messages_cross_without_ricxappframes_per_message_helpers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sending and receiving read and fill RMR's buffers directly: ricxappframe's helpers copy
+    payloads through a Python list and re-parse RMR's constants on every call, which kept the
+    xApp's event loop saturated at a 10 ms KPM period."""
+    rmr = load_rmr()
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a per-message ricxappframe helper was called")
+
+    for name in _SLOW_HELPERS:
+        monkeypatch.setattr(rmr, name, refuse)
+
+    async def main() -> None:
+        a_port, b_port = free_port(), free_port()
+        table = write_route_table(tmp_path / "rt", {RmrType.RIC_CONTROL_REQ: f"127.0.0.1:{b_port}"})
+        at_b: asyncio.Queue[RmrMessage] = asyncio.Queue()
+        a = RmrEndpoint(RmrConfig(port=a_port, route_table=table), lambda m: None)
+        b = RmrEndpoint(RmrConfig(port=b_port, route_table=table), at_b.put_nowait)
+        await a.open()
+        await b.open()
+        try:
+            payload = bytes(range(256)) * 10  # a KPM indication's size, every byte value
+            longest = "m" * 31  # RMR keeps 31 bytes and a NUL
+            a.send(RmrType.RIC_CONTROL_REQ, payload, meid=longest, sub_id=5)
+            a.send_to(f"127.0.0.1:{b_port}", RmrType.RIC_INDICATION, b"", sub_id=6)
+            first = await asyncio.wait_for(at_b.get(), 5)
+            second = await asyncio.wait_for(at_b.get(), 5)
+            assert (first.mtype, first.payload, first.meid, first.sub_id) == (12040, payload, longest, 5)
+            assert (second.mtype, second.payload, second.meid, second.sub_id) == (12050, b"", "", 6)
+            assert first.source == second.source and first.source.endswith(f":{a_port}")
+            assert first.transaction and second.transaction and first.transaction != second.transaction
+            with pytest.raises(RmrSendError) as info:  # refused, not cut to another node's name
+                a.send(RmrType.RIC_CONTROL_REQ, b"x", meid="m" * 32)
+            assert info.value.state == "RMR_ERR_OVERFLOW"
+        finally:
+            a.close()
+            b.close()
+
+    run_async(main())
+
+
+def test_connections_do_not_wait_for_acks(tmp_path: Path) -> None:
+    """``TCP_NODELAY`` on the connections RMR opens (its default leaves Nagle's algorithm on),
+    towards a route-table peer and back to the sender on return-to-sender."""
+
+    async def main() -> None:
+        a_port, b_port = free_port(), free_port()
+        table = write_route_table(tmp_path / "rt", {RmrType.RIC_CONTROL_REQ: f"127.0.0.1:{b_port}"})
+        at_a: asyncio.Queue[RmrMessage] = asyncio.Queue()
+
+        def answer(message: RmrMessage) -> None:
+            b.hold(message)
+            b.reply(message, RmrType.RIC_CONTROL_ACK, b"ack")
+
+        a = RmrEndpoint(RmrConfig(port=a_port, route_table=table), at_a.put_nowait)
+        b = RmrEndpoint(RmrConfig(port=b_port, route_table=table), answer)
+        await a.open()
+        await b.open()
+        try:
+            a.send(RmrType.RIC_CONTROL_REQ, b"control")
+            assert (await asyncio.wait_for(at_a.get(), 5)).payload == b"ack"
+            for port in (b_port, a_port):
+                nodelay = _nodelay_towards(port)
+                assert nodelay and all(nodelay), (port, nodelay)
+        finally:
+            a.close()
+            b.close()
 
     run_async(main())
 
