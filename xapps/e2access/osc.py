@@ -52,6 +52,7 @@ from ric.e2ap import (
     RicIndication,
     RicRequestId,
 )
+from ric.e2sm_common import preload_service_models
 from ric.errors import E2DecodeError, E2smDecodeError
 from ric.ids import SLICE_LEVEL_UE, UeId
 from ric.rmr import (
@@ -259,6 +260,7 @@ class OscE2:
 
     async def start(self) -> None:
         s = self.settings
+        await asyncio.to_thread(preload_service_models)  # the first control must not stall the loop
         await self.rmr.open()
         self._http = httpx.AsyncClient(timeout=s.http_timeout_s)
         if s.http_bind is not None:
