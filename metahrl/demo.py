@@ -202,6 +202,8 @@ def _prepare(cfg: DemoConfig, run_dir: Path) -> Topology:
 
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "logs").mkdir(exist_ok=True)
+    for stale in ("meta.ports", "osc.ready"):  # an earlier run's in the same --out
+        (run_dir / stale).unlink(missing_ok=True)
     path = Path(cfg.scenario) if cfg.scenario else run_dir / "scenario.yaml"
     if cfg.scenario is None:
         path.write_text(yaml.safe_dump(demo_scenario(), sort_keys=False))
@@ -368,7 +370,8 @@ class Demo:
 
 def _wait_meta_ready(demo: Demo, timeout_s: float = 90.0) -> None:
     deadline = time.monotonic() + timeout_s
-    while meta_version(scrape(demo.topo.meta_http)) is None:
+    ports = demo.topo.run_dir / "meta.ports"  # written (atomically) once gRPC and HTTP serve
+    while not ports.exists() or meta_version(scrape(demo.topo.meta_http)) is None:
         demo.check()
         if time.monotonic() > deadline:
             raise ChildDied(
@@ -376,7 +379,7 @@ def _wait_meta_ready(demo: Demo, timeout_s: float = 90.0) -> None:
                 + demo.children["meta-controller"].tail()
             )
         time.sleep(0.3)
-    demo.topo.meta_grpc = json.loads((demo.topo.run_dir / "meta.ports").read_text())["grpc"]
+    demo.topo.meta_grpc = json.loads(ports.read_text())["grpc"]
 
 
 def _wait_http(demo: Demo, name: str, timeout_s: float = 120.0) -> None:
