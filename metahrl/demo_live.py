@@ -100,7 +100,10 @@ class LiveDisplay:
         self.live.start()
 
     def say(self, wall_s: float, text: str) -> None:
-        self.console.print(f"[dim][{wall_s:6.1f}s][/dim] {text}", highlight=False, markup=True)
+        from rich.text import Text
+
+        # plain Text: a message (a child's log tail, say) may hold brackets rich would parse
+        self.console.print(Text.assemble((f"[{wall_s:6.1f}s] ", "dim"), text), highlight=False)
 
     def show(self, view: View) -> None:
         self.live.update(render(view))

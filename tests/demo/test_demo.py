@@ -205,3 +205,18 @@ def test_ctrl_c_stops_every_child_and_releases_every_port(tmp_path: Path) -> Non
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is fine
             s.bind(("127.0.0.1", port))
             s.listen()
+
+
+def test_live_display_prints_messages_verbatim() -> None:
+    import io
+
+    from rich.console import Console
+
+    from metahrl.demo_live import LiveDisplay
+
+    display = LiveDisplay()
+    display.console = Console(file=io.StringIO(), width=120, color_system=None)
+    display.live.stop()
+    display.say(3.0, "lockstep: awaiting ['gnbd_001_001_000003_0'] [bold]not markup[/bold]")
+    out = display.console.file.getvalue()  # type: ignore[attr-defined]
+    assert "[   3.0s] lockstep: awaiting ['gnbd_001_001_000003_0'] [bold]not markup[/bold]" in out
