@@ -6,7 +6,9 @@ slot of an SB3 ``VecEnv`` over the PettingZoo env, all in one simulator, so one 
 transitions, like ``share_high_experience``). Per-UE scheduling inside slices follows a fixed
 rule (``--low``: the node's PF scheduler by default), so the learners compare on the same problem.
 ``ddpg-split`` is our :class:`~xapps.agent.DDPG` (the high level of our HRL agent) on the same
-view, budget and networks: the head-to-head reference.
+view, budget and networks: the head-to-head reference. ``--low ckpt:PATH`` instead runs the
+slice agents of a ``metahrl train`` checkpoint, greedy and frozen, inside slices (the learner
+then replaces only our high level; :mod:`experiments.slice_low`).
 
 Matched to the training config (``--config``): env steps (``steps``, low-level steps of 10 ms;
 one decision is ``env.high_period_steps`` of them), networks (``high.hidden_sizes``,
@@ -16,7 +18,8 @@ per decision as the HRL trainer takes them (``high_updates_per_step`` every
 ``high_update_every`` low steps). Learning rates are SB3's defaults (the learner a reviewer would
 pick), our DDPG keeps ``high.actor_lr``/``critic_lr``.
 
-Run directory: ``baseline.json`` (learner, seed, low rule, config, scenario), ``eval.{csv,jsonl}``
+Run directory: ``baseline.json`` (learner, seed, ``low`` — for a checkpoint also its path and
+SHA-256 in ``low_checkpoint`` —, config, scenario), ``eval.{csv,jsonl}``
 (greedy evaluations with the fixed ``eval_seed``, baseline references at step 0, the same rows
 as ``metahrl train``), ``timing.{csv,jsonl}`` and ``model.zip`` (SB3's own format; our DDPG:
 ``model.pt``). ``metahrl eval --policy sb3:RUN_DIR`` evaluates it beside everything else.
@@ -42,8 +45,9 @@ from e2sim.runner import RunResult, run_policy
 from experiments.config import TrainConfig
 from experiments.logs import RunLogs
 from experiments.metrics import EVAL_COLUMNS, TIMING_COLUMNS, eval_row
+from experiments.slice_low import LowSpec, SliceLow, parse_low
 from experiments.train import RunExistsError, episode_seed
-from metahrl_gym.core import RuleLow
+from metahrl_gym.core import LowDriver
 from metahrl_gym.parallel import SliceSplitParallelEnv
 from metahrl_gym.settings import LowRule
 
@@ -178,7 +182,7 @@ class SplitPolicy:
     """An e2sim ``Policy``: one shared high-level predictor for every DU, ``low`` inside slices."""
 
     def __init__(
-        self, predict: Callable[[NDArray[np.float32]], NDArray[np.float32]], low: RuleLow, name: str
+        self, predict: Callable[[NDArray[np.float32]], NDArray[np.float32]], low: LowDriver, name: str
     ) -> None:
         self.predict, self.low, self.name = predict, low, name
 
@@ -193,13 +197,15 @@ def _greedy_eval(
     predict: Callable[[NDArray[np.float32]], NDArray[np.float32]],
     scenario: ScenarioConfig,
     env_cfg: EnvConfig,
-    low: LowRule,
+    low: LowRule | SliceLow,
     steps: int,
     seed: int,
     name: str,
 ) -> RunResult:
     env = HierarchicalSlicingEnv(scenario, env_cfg.model_copy(update={"episode_steps": steps}))
-    return run_policy(env, SplitPolicy(predict, RuleLow(low, env), name), steps, seed=seed)
+    if not isinstance(low, SliceLow):
+        low = SliceLow(parse_low(low), scenario, env_cfg)
+    return run_policy(env, SplitPolicy(predict, low.driver(env), name), steps, seed=seed)
 
 
 # ---- training ----------------------------------------------------------------------------------
@@ -216,7 +222,7 @@ class BaselineRun:
 class _Harness:
     """Logs, periodic greedy evaluation and timing shared by every learner."""
 
-    def __init__(self, scenario: ScenarioConfig, config: TrainConfig, learner: str, low: LowRule, out: Path):
+    def __init__(self, scenario: ScenarioConfig, config: TrainConfig, learner: str, low: SliceLow, out: Path):
         self.scenario, self.config, self.learner, self.low, self.out = scenario, config, learner, low, out
         self.logs = RunLogs(out, {"eval": EVAL_COLUMNS, "timing": TIMING_COLUMNS})
         self.next_eval = config.eval_every
@@ -323,16 +329,19 @@ def train_baseline(
     seed: int,
     out_dir: Path,
     *,
-    low: LowRule = "pf",
+    low: str | LowSpec = "pf",
 ) -> BaselineRun:
-    """Train ``learner`` on the high-level view of ``scenario`` for ``config.steps`` env steps."""
+    """Train ``learner`` on the high-level view of ``scenario`` for ``config.steps`` env steps;
+    ``low``: what schedules inside slices (:func:`~experiments.slice_low.parse_low`; a bad
+    value or unfitting checkpoint raises :class:`~experiments.slice_low.LowError`)."""
     if learner not in LEARNERS:
         raise ValueError(f"learner: {learner!r} is not one of {', '.join(LEARNERS)}")
     sc = config.apply_fading(scenario)
+    slice_low = SliceLow(parse_low(low) if isinstance(low, str) else low, sc, config.env)
     torch.manual_seed(seed)
-    penv = SliceSplitParallelEnv(scenario=sc, env=config.env, low=low, fading=None)
-    h = _Harness(sc, config, learner, low, Path(out_dir))
-    meta = {"format": _FORMAT, "learner": learner, "seed": seed, "low": low,
+    penv = SliceSplitParallelEnv(scenario=sc, env=config.env, fading=None, **slice_low.view_settings())
+    h = _Harness(sc, config, learner, slice_low, Path(out_dir))
+    meta = {"format": _FORMAT, "learner": learner, "seed": seed, **slice_low.meta(),
             "config": config.model_dump(mode="json"), "scenario": sc.model_dump(mode="json")}  # fmt: skip
     h.start(meta)
     if learner == "ddpg-split":
@@ -375,9 +384,10 @@ def load_split_policy(
 
 
 def run_dir_runner(run_dir: Path, scenario: ScenarioConfig, steps: int) -> Callable[[int], RunResult]:
-    """``seed -> RunResult`` for ``metahrl eval --policy sb3:RUN_DIR`` (the run's env settings)."""
+    """``seed -> RunResult`` for ``metahrl eval --policy sb3:RUN_DIR`` (the run's env settings
+    and low level: a checkpoint's slice agents are reloaded, and must be the file it trained with)."""
     predict, meta = load_split_policy(run_dir)
     env_cfg = EnvConfig.model_validate(meta["config"]["env"])
-    low = cast(LowRule, meta["low"])
+    low = SliceLow.from_meta(meta, scenario, env_cfg)
     name = f"sb3:{run_dir}"
     return lambda seed: _greedy_eval(predict, scenario, env_cfg, low, steps, seed, name)

@@ -16,10 +16,18 @@ budget is the preset's phase-1 budget (``pretrain.episodes`` episodes). Each tas
 subdirectory of --out; the JSON and Markdown in --out hold every task (rows carry ``task``) and
 ``learning_curves.png`` one panel per task.
 
+Over our trained slice agents: ``--low ckpt:PATH`` runs the slice agents of a ``metahrl train``
+checkpoint inside slices (greedy, frozen; :mod:`experiments.slice_low`); ``{seed}`` in PATH
+becomes each training seed, so learner seed s splits over the slice agents of HRL run s. The
+checkpoints themselves (their own high level) are then evaluated too, as row ``hrl (--low
+checkpoints)``.
+
 Examples:
   python -m experiments.sb3_compare_cli --scenario paper --config paper --steps 4000 --low uniform \\
       --learner ddpg-split --learner sb3-td3 --learner sb3-sac --seeds 3 --out runs/h2h-paper
   python -m experiments.sb3_compare_cli --preset quick --steps 2000 --seeds 3 --out runs/h2h-quick
+  python -m experiments.sb3_compare_cli --scenario experiments/scenarios/small.yaml --config tiny \\
+      --learner sb3-td3 --low 'ckpt:runs/small-s{seed}' --seeds 3 --out runs/h2h-small-over-hrl
 """
 
 from __future__ import annotations
@@ -43,8 +51,11 @@ from experiments.logs import read_jsonl
 from experiments.meta.envs import load_scenarios, preset_train_config, task_scenario
 from experiments.meta.preset import PresetError, ReproducePreset, load_preset
 from experiments.sb3_baselines import LEARNERS, BaselineRun, run_dir_runner, train_baseline
+from experiments.slice_low import LOW_HELP, LowError, LowSpec, parse_low
 
-__all__ = ["Target", "add_arguments", "run", "targets"]
+__all__ = ["HRL_ROW", "Target", "add_arguments", "low_specs", "run", "targets"]
+
+HRL_ROW = "hrl (--low checkpoints)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -63,7 +74,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--eval-every", type=int, default=None, help="env steps between curve points (preset tasks: steps/8)"
     )
     p.add_argument("--learner", action="append", choices=LEARNERS, default=[], help="repeatable")
-    p.add_argument("--low", choices=("pf", "rr", "uniform"), default="pf", help="per-UE rule (default pf)")
+    p.add_argument(
+        "--low",
+        default="pf",
+        metavar="LOW",
+        help=f"{LOW_HELP}; in ckpt:PATH, {{seed}} becomes each training seed",
+    )
     p.add_argument("--seeds", type=int, default=3, help="training seeds 0..N-1 (default 3)")
     p.add_argument("--eval-seeds", type=int, default=3, help="evaluation seeds 0..N-1 (default 3)")
     p.add_argument("--eval-steps", type=int, default=500, help="env steps per evaluation run (default 500)")
@@ -127,12 +143,18 @@ def targets(args: argparse.Namespace) -> list[Target]:
     return out
 
 
+def low_specs(args: argparse.Namespace) -> list[LowSpec]:
+    """``--low`` for each training seed (``{seed}`` in a ckpt: path substituted); LowError if bad."""
+    return [parse_low(args.low.replace("{seed}", str(seed))) for seed in range(args.seeds)]
+
+
 def _train_all(target: Target, args: argparse.Namespace) -> dict[str, list[BaselineRun]]:
     runs: dict[str, list[BaselineRun]] = {}
+    lows = low_specs(args)
     for learner in args.learner or ["ddpg-split", "sb3-td3", "sb3-sac"]:
         for seed in range(args.seeds):
             out = target.out / f"{learner}-s{seed}"
-            res = train_baseline(target.scenario, target.config, learner, seed, out, low=args.low)
+            res = train_baseline(target.scenario, target.config, learner, seed, out, low=lows[seed])
             r_h, wall = res.last_eval["reward_high_mean"], res.wall_s_per_1000_steps
             print(f"{target.scenario.name} {learner} seed {seed}: eval R_h {r_h:.3f} "
                   f"({wall:.1f} s / 1000 steps)", file=sys.stderr)  # fmt: skip
@@ -152,6 +174,9 @@ def _evaluate(target: Target, runs: dict[str, list[BaselineRun]], args: argparse
         row["gradient_steps"] = float(np.mean([r.gradient_steps for r in group]))
         rows.append(row)
     refs = [PolicySpec(name) for name in args.reference or ["equal-pf", "proportional-pf"]]
+    ckpts = tuple(dict.fromkeys(s.checkpoint for s in low_specs(args) if s.checkpoint is not None))
+    if ckpts:  # the slice agents' own HRL runs, their high level included
+        refs.insert(0, PolicySpec(HRL_ROW, ckpts))
     rows += [summary_row(e) for e in evaluate(sc, refs, seeds, args.eval_steps)]
     return [r | {"task": target.task} for r in rows]
 
@@ -216,6 +241,11 @@ def _header(target: Target, args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        low_specs(args)
+    except LowError as exc:
+        print(f"error: --low {exc}", file=sys.stderr)
+        return 2
+    try:
         plan = targets(args)
     except (ValueError, PresetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -225,7 +255,11 @@ def run(args: argparse.Namespace) -> int:
     tables: list[str] = []
     panels: list[tuple[str, dict[str, list[BaselineRun]]]] = []
     for target in plan:
-        runs = _train_all(target, args)
+        try:
+            runs = _train_all(target, args)
+        except LowError as exc:
+            print(f"error: --low {exc}", file=sys.stderr)
+            return 2
         rows += _evaluate(target, runs, args)
         tables.append(_table([r for r in rows if r["task"] == target.task], _header(target, args)))
         panels.append((f"{target.scenario.name}: low = {args.low}", runs))

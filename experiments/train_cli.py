@@ -12,13 +12,16 @@ defaults of experiments.config.TrainConfig; --steps overrides the config's step 
 
 --learner trains a baseline instead of the HRL agents: the high-level slice split only, with
 Stable-Baselines3 (sb3-td3, sb3-sac, sb3-ppo; needs the 'sb3' extra) or our DDPG (ddpg-split),
-one policy shared by every DU on the metahrl_gym view, per-UE scheduling by --low; the same env
-steps, network sizes and evaluation as the config (see experiments.sb3_baselines). Evaluate it
-with `metahrl eval --policy sb3:RUN_DIR`.
+one policy shared by every DU on the metahrl_gym view, per-UE scheduling by --low (a rule, or
+ckpt:PATH: the slice agents of an hrl run, greedy and frozen); the same env steps, network sizes
+and evaluation as the config (see experiments.sb3_baselines). Evaluate it with
+`metahrl eval --policy sb3:RUN_DIR`.
 
 Examples:
   metahrl train --scenario paper --config paper --seed 0 --out runs/paper-s0
   metahrl train --scenario paper --config paper --learner sb3-td3 --out runs/paper-td3-s0
+  metahrl train --scenario paper --config paper --learner sb3-td3 --low ckpt:runs/paper-s0 \\
+      --out runs/paper-td3-over-hrl-s0
   metahrl train --scenario paper --config paper --seed 0 --out runs/paper-s0 --resume
   metahrl train --scenario experiments/scenarios/small.yaml --config tiny --steps 2000 --out runs/tiny
 """
@@ -41,6 +44,7 @@ from e2sim.scenario import ScenarioError, load_scenario
 from experiments.checkpoint import CheckpointError
 from experiments.config import ConfigError, TrainConfig, bundled_configs, load_train_config
 from experiments.sb3_baselines import LEARNERS
+from experiments.slice_low import LOW_HELP, LowError, argparse_low
 from experiments.train import RunExistsError, Trainer
 
 __all__ = ["add_arguments", "run"]
@@ -67,10 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="hrl (default: our hierarchical agents) or a high-level baseline learner (see above)",
     )
     p.add_argument(
-        "--low",
-        choices=("pf", "rr", "uniform"),
-        default="pf",
-        help="baseline learners: per-UE scheduling inside slices (default: pf, the node's scheduler)",
+        "--low", type=argparse_low, default=None, metavar="LOW", help=f"baseline learners: {LOW_HELP}"
     )
 
 
@@ -134,6 +135,10 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(cfg.threads)
     if args.learner != "hrl":
         return _run_baseline(args, scenario, cfg)
+    if args.low is not None:
+        print("error: --low is for --learner sb3-…/ddpg-split (an hrl run trains its own slice agents)",
+              file=sys.stderr)  # fmt: skip
+        return 2
     out = args.out or Path("runs") / f"{scenario.name}-s{args.seed}"
     try:
         trainer = Trainer(scenario, cfg, args.seed, out, resume=args.resume)
@@ -168,7 +173,10 @@ def _run_baseline(args: argparse.Namespace, scenario: Any, cfg: TrainConfig) -> 
         return 2
     out = args.out or Path("runs") / f"{scenario.name}-{args.learner}-s{args.seed}"
     try:
-        res = train_baseline(scenario, cfg, args.learner, args.seed, out, low=args.low)
+        res = train_baseline(scenario, cfg, args.learner, args.seed, out, low=args.low or "pf")
+    except LowError as err:
+        print(f"error: --low {err}", file=sys.stderr)
+        return 2
     except ModuleNotFoundError as err:
         print(
             f"error: {err.name} is missing; install the extra: pip install 'oran-metahrl[sb3]'",
