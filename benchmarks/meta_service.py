@@ -11,7 +11,10 @@ before the clock starts. Per round, as the median over ``--rounds``:
   commit_to_all_ms_N      the last acknowledged commit → every DU holds the new meta-version
   inprocess_ms_N          `meta_step` (the function the controller applies) on the same N updates
                           in this process: the aggregation with no transport, no durability
-                          (run after each round, so that machine load hits both alike)
+                          (run after each round, so that machine load hits both alike). Most of
+                          it is stacking the N named updates into a fresh buffer (page faults):
+                          meta_step itself took ~7 ms of the 35-160 ms measured at 7 DUs on a
+                          2-vCPU machine, so this denominator is noisy
   round_ratio_to_inprocess_N   round_ms_N / inprocess_ms_N
   controller_peak_rss_mb_N     peak resident memory (VmHWM) of that controller process
   controller_start_rss_mb_N    …and the same once it serves, before any DU connects (Python,

@@ -31,7 +31,14 @@ from meta_controller.algorithm import MetaConfig, TaskUpdate, task_update
 from meta_controller.params import ParamLayout
 from meta_controller.proto_gen import metahrl_pb2 as pb
 from meta_controller.proto_gen import metahrl_pb2_grpc as pb_grpc
-from meta_controller.service import CHANNEL_OPTIONS, DU_METADATA
+from meta_controller.rawpb import Raw, deserializer, serializer
+from meta_controller.service import (
+    CHANNEL_OPTIONS,
+    CHUNK_DATA_FIELD,
+    DU_METADATA,
+    META_INIT_DATA_FIELD,
+    SERVICE_NAME,
+)
 from meta_controller.wire import (
     MAX_CHUNK_BYTES,
     WireDType,
@@ -127,7 +134,7 @@ class MetaClient:
         self.last_error: str | None = None
         self._rng = random.Random(seed)
         self._channel: grpc.aio.Channel | None = None
-        self._stub: pb_grpc.MetaControllerStub | None = None
+        self._stub: _Stub | None = None
         self._watch: asyncio.Task[None] | None = None
         self._degraded = True
         self._new = asyncio.Condition()
@@ -157,21 +164,21 @@ class MetaClient:
         name = self.tls.server_name if self.tls is not None else None
         return CLIENT_OPTIONS + reconnect + ((("grpc.ssl_target_name_override", name),) if name else ())
 
-    def _open(self) -> pb_grpc.MetaControllerStub:
+    def _open(self) -> _Stub:
         if self._stub is None:
             if self.tls is None:
                 self._channel = grpc.aio.insecure_channel(self.target, options=self._options())
             else:
                 creds = grpc.ssl_channel_credentials(self.tls.root_ca, self.tls.key, self.tls.cert)
                 self._channel = grpc.aio.secure_channel(self.target, creds, options=self._options())
-            self._stub = pb_grpc.MetaControllerStub(self._channel)
+            self._stub = _Stub(self._channel)
         return self._stub
 
     def _delay(self, attempt: int) -> float:
         lo, hi = self.backoff_s
         return self._rng.uniform(0, min(hi, lo * 2**attempt))  # full jitter
 
-    async def _call(self, what: str, fn: Callable[[pb_grpc.MetaControllerStub], Awaitable[T]]) -> T | None:
+    async def _call(self, what: str, fn: Callable[[_Stub], Awaitable[T]]) -> T | None:
         """``fn`` with retries on transient errors; None (and degraded) on failure, never raises."""
         for attempt in range(self.retries + 1):
             try:
@@ -257,7 +264,7 @@ class MetaClient:
             return False
         digests = prepared.chunk_digests(size)
         for i in resp.missing_chunks:
-            if not await self._send_chunk(resp.upload_id, i, bytes(parts[i]), digests[i]):
+            if not await self._send_chunk(resp.upload_id, i, parts[i], digests[i]):
                 return False
         commit = pb.CommitUpdateRequest(upload_id=resp.upload_id)
         done = await self._call(
@@ -265,8 +272,8 @@ class MetaClient:
         )
         return done is not None
 
-    async def _send_chunk(self, upload_id: str, index: int, data: bytes, digest: bytes) -> bool:
-        req = pb.UploadChunkRequest(upload_id=upload_id, index=index, data=data, sha256=digest)
+    async def _send_chunk(self, upload_id: str, index: int, data: memoryview, digest: bytes) -> bool:
+        req = Raw(pb.UploadChunkRequest(upload_id=upload_id, index=index, sha256=digest), data)
         md = self._metadata()
         return (
             await self._call("chunk", lambda s: s.UploadChunk(req, timeout=self.deadline_s, metadata=md))
@@ -305,16 +312,18 @@ class MetaClient:
         call = self._open().WatchMetaInit(req, metadata=self._metadata())  # a stream: no deadline, keepalive
         row: Tensor | None = None
         head: pb.MetaInitChunk | None = None
+        chunk_bytes = 0
         digest = hashlib.sha256()
-        async for part in call:
+        async for raw in call:
             self._degraded = False
+            part, data = raw.message, raw.data
             if part.index == 0:
-                head, digest = part, hashlib.sha256()
+                head, digest, chunk_bytes = part, hashlib.sha256(), len(data)
                 row = torch.empty(self.layout.numel, dtype=torch.float32)
             if head is None or row is None or part.version != head.version:
                 continue
-            decode_chunk_into(row, part.data, part.index, len(head.data), "float32")
-            digest.update(part.data)
+            # copying 4 MiB and hashing it would stall the DU's loop for milliseconds: a thread
+            await asyncio.to_thread(_take_chunk, row, digest, data, part.index, chunk_bytes)
             if part.index == part.n_chunks - 1:
                 self._install(head, row, digest.digest())
                 head, row = None, None
@@ -369,6 +378,30 @@ class MetaClient:
             await self._channel.close()
         self._channel, self._stub = None, None
         self._degraded = True
+
+
+class _Stub(pb_grpc.MetaControllerStub):
+    """The generated stub, but the chunk methods move their data without protobuf's copies:
+    UploadChunk sends a `Raw` request, WatchMetaInit yields `Raw` messages (`rawpb`)."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        super().__init__(channel)
+        self.UploadChunk = channel.unary_unary(
+            f"/{SERVICE_NAME}/UploadChunk",
+            request_serializer=serializer(CHUNK_DATA_FIELD),
+            response_deserializer=pb.UploadChunkResponse.FromString,
+        )
+        self.WatchMetaInit = channel.unary_stream(
+            f"/{SERVICE_NAME}/WatchMetaInit",
+            request_serializer=pb.WatchMetaInitRequest.SerializeToString,
+            response_deserializer=deserializer(pb.MetaInitChunk, META_INIT_DATA_FIELD),
+        )
+
+
+def _take_chunk(row: Tensor, digest: Any, data: bytes | memoryview, index: int, chunk_bytes: int) -> None:
+    """Decode one float32 meta-init chunk into ``row`` and feed it to the running ``digest``."""
+    decode_chunk_into(row, data, index, chunk_bytes, "float32")
+    digest.update(data)
 
 
 def build_update(

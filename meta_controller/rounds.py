@@ -13,11 +13,16 @@ different update of a DU in one round), ``invalid`` (names/shapes/dtype/size/che
 naming the tensor), ``unknown_du``, ``unknown_upload``, ``incomplete``. Nothing refused ever
 reaches θ_M: a row only counts once `accept` is called, after validation (and, in the service,
 after the update is durable).
+
+Committing is split so that the service can run its CPU-heavy middle off the event loop:
+`complete` (cheap: the upload has every chunk) → `check` (whole SHA-256 and finiteness of a
+private wire copy; touches no round state, so it may run in a worker thread) → `accept`, which
+refuses (``duplicate``) when a chunk rewrote the row since `complete`. `validate` is
+`complete` + `check` in one call.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,12 +38,13 @@ from meta_controller.params import GradientStack, ParamLayout
 from meta_controller.wire import (
     MAX_CHUNK_BYTES,
     WireDType,
+    all_finite,
     chunk_count,
     decode_chunk_into,
     element_size,
     layout_hash,
+    row_to_wire,
     sha256,
-    tensor_bytes,
     torch_dtype,
 )
 
@@ -104,6 +110,7 @@ class Upload:
     n_chunks: int
     received: dict[int, bytes] = field(default_factory=dict)  # index → chunk sha256
     accepted: bool = False
+    revision: int = 0  # chunks decoded into the row so far (a commit checks it did not move)
 
     def missing(self) -> list[int]:
         return [i for i in range(self.n_chunks) if i not in self.received]
@@ -111,10 +118,12 @@ class Upload:
 
 @dataclass(frozen=True)
 class AcceptedUpdate:
-    """A validated update, ready to be made durable and then accepted."""
+    """A complete upload on its way in: checked (`Rounds.check`), made durable, then accepted,
+    provided its row is still at ``revision``."""
 
     upload: Upload
     row: Tensor  # the DU's row in the gradient stack (stack dtype)
+    revision: int = 0
 
 
 @dataclass(frozen=True)
@@ -273,7 +282,7 @@ class Rounds:
         return upload
 
     def chunk(
-        self, upload_id: str, index: int, data: bytes, digest: bytes, actual: bytes | None = None
+        self, upload_id: str, index: int, data: bytes | memoryview, digest: bytes, actual: bytes | None = None
     ) -> bool:
         """Decode one chunk into the DU's row; returns True for an idempotent re-send.
         ``actual``: the chunk's sha256 if the caller already computed it (e.g. in a thread)."""
@@ -300,27 +309,44 @@ class Rounds:
         except MetaInputError as exc:
             raise Refused("invalid_argument", "invalid", str(exc)) from None
         upload.received[index] = actual
+        upload.revision += 1
         return False
+
+    def complete(self, upload_id: str) -> AcceptedUpdate:
+        """The upload with every chunk in, and its row as it is now (nothing is checked or applied)."""
+        upload = self._upload(upload_id)
+        row = self._stack[self._row_of(upload.du)]
+        if not upload.accepted and upload.missing():
+            raise Refused("failed_precondition", "incomplete", f"missing chunks {upload.missing()[:10]}")
+        return AcceptedUpdate(upload, row, upload.revision)
+
+    def check(self, update: AcceptedUpdate, wire: bytes | memoryview) -> None:
+        """Check ``wire``, the update's buffer in its wire dtype (a copy the caller owns): the
+        whole SHA-256 and every value finite (naming the first bad tensor). Reads only the
+        layout, so it may run in a worker thread while the round goes on."""
+        upload = update.upload
+        if sha256(wire) != upload.digest:
+            raise Refused("invalid_argument", "invalid", "whole-update sha256 mismatch")
+        if not all_finite(wire, upload.dtype):
+            values = torch.frombuffer(bytearray(wire), dtype=torch_dtype(upload.dtype))
+            bad = next(n for n, t in self.layout.unflatten(values).items() if not bool(t.isfinite().all()))
+            raise Refused("invalid_argument", "invalid", f"tensor {bad!r} has non-finite values")
 
     def validate(self, upload_id: str) -> AcceptedUpdate:
         """Check a complete upload (whole checksum, finiteness per tensor); nothing is applied."""
-        upload = self._upload(upload_id)
-        row = self._stack[self._row_of(upload.du)]
-        if upload.accepted:
-            return AcceptedUpdate(upload, row)
-        if upload.missing():
-            raise Refused("failed_precondition", "incomplete", f"missing chunks {upload.missing()[:10]}")
-        wire = row if upload.dtype == self.config.stack_dtype else row.to(torch_dtype(upload.dtype))
-        if hashlib.sha256(tensor_bytes(wire)).digest() != upload.digest:
-            raise Refused("invalid_argument", "invalid", "whole-update sha256 mismatch")
-        if not math.isfinite(float(row.float().sum())) or not bool(row.isfinite().all()):
-            bad = next(n for n, t in self.layout.unflatten(row).items() if not bool(t.isfinite().all()))
-            raise Refused("invalid_argument", "invalid", f"tensor {bad!r} has non-finite values")
-        return AcceptedUpdate(upload, row)
+        update = self.complete(upload_id)
+        if not update.upload.accepted:
+            self.check(update, row_to_wire(update.row, update.upload.dtype))
+        return update
 
     def accept(self, update: AcceptedUpdate, now: float) -> bool:
-        """Count a validated (and durable) update; returns whether the round has its quorum."""
+        """Count a validated (and durable) update; returns whether the round has its quorum.
+        Refused when a chunk rewrote the row after `complete` (what was checked is not the row)."""
         upload = update.upload
+        if upload.revision != update.revision:
+            raise Refused(
+                "failed_precondition", "duplicate", f"upload {upload.upload_id} changed during its commit"
+            )
         upload.accepted = True
         self.reporting[upload.du] = upload
         if self.first_accept_at is None:
@@ -393,7 +419,8 @@ class Rounds:
         self.uploads = {k: u for k, u in self.uploads.items() if u.round >= round_}
         self.reporting = {}
         self.first_accept_at = None
-        self._stack.zero_()
+        # The stack is not cleared: a row counts only once accepted, and acceptance needs every
+        # chunk of that upload, which overwrite the whole row (clearing cost a pass over N rows).
 
     def theta(self) -> dict[str, Tensor]:
         return self.layout.unflatten(self.theta_flat)

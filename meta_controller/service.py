@@ -9,6 +9,11 @@ standard health service and explicit keepalive/message-size options.
 An update is acknowledged (CommitUpdate returns) only after it is in the SDL, so a killed
 controller resumes the round with every acknowledged update; a new meta-version is published to
 watchers only after its blob and the ``current`` pointer moved in one MULTI/EXEC.
+
+The event loop only moves bytes and state: hashing a chunk, checking and packing a committed
+update (one private copy, one SHA-256, one finiteness pass), the meta-step and the encoding of a
+new meta-init run in worker threads. A meta-init is encoded, hashed and serialized into its
+`MetaInitChunk` messages once per version; every watcher's stream writes those same bytes.
 """
 
 from __future__ import annotations
@@ -24,20 +29,24 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import grpc
+import torch
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
 from meta_controller.metrics import ControllerMetrics
 from meta_controller.proto_gen import metahrl_pb2 as pb
 from meta_controller.proto_gen import metahrl_pb2_grpc as pb_grpc
-from meta_controller.rounds import ClosedRound, Refused, Rounds, TdStat
-from meta_controller.store import MetaStore, wire_bytes
-from meta_controller.wire import WireDType, chunks, encode, sha256
+from meta_controller.rawpb import Raw, deserializer, join
+from meta_controller.rounds import AcceptedUpdate, ClosedRound, Refused, Rounds, TdStat
+from meta_controller.store import MetaStore, record_payload, wire_bytes
+from meta_controller.wire import WireDType, chunks, sha256, tensor_bytes
 from ric.sdl import SdlUnavailableError
 
 __all__ = [
     "CHANNEL_OPTIONS",
+    "CHUNK_DATA_FIELD",
     "DU_METADATA",
+    "META_INIT_DATA_FIELD",
     "SERVICE_NAME",
     "Controller",
     "MetaControllerServicer",
@@ -71,20 +80,55 @@ _CODES: Final = {
     "unauthenticated": grpc.StatusCode.UNAUTHENTICATED,
     "permission_denied": grpc.StatusCode.PERMISSION_DENIED,
 }
+CHUNK_DATA_FIELD: Final[int] = pb.UploadChunkRequest.DESCRIPTOR.fields_by_name["data"].number
+META_INIT_DATA_FIELD: Final[int] = pb.MetaInitChunk.DESCRIPTOR.fields_by_name["data"].number
+"""The big ``bytes`` fields, moved without protobuf's copies (`meta_controller.rawpb`)."""
 _DTYPES: Final[dict[int, WireDType]] = {pb.FLOAT32: "float32", pb.BFLOAT16: "bfloat16"}
 _DTYPE_ENUM: Final = {v: k for k, v in _DTYPES.items()}
 
 
 @dataclass(frozen=True)
 class Published:
-    """A durable meta-version, split into wire chunks once for every watcher."""
+    """A durable meta-version as its serialized `MetaInitChunk` messages, made once and written
+    as they are to every watcher (see `_raw`)."""
 
     version: int
     round: int  # the round it opened
     weights: dict[str, dict[str, float]]
-    digest: bytes
+    digest: bytes  # SHA-256 of the float32 buffer
     total_bytes: int
-    chunks: tuple[bytes, ...]
+    messages: tuple[bytes, ...]
+
+    @classmethod
+    def of(
+        cls,
+        version: int,
+        round_: int,
+        weights: dict[str, dict[str, float]],
+        data: bytes | memoryview,
+        chunk_bytes: int,
+        digest: bytes | None = None,
+    ) -> Published:
+        """Split the float32 buffer ``data`` into chunks and serialize each chunk's message (one
+        copy of ``data`` in all); ``digest``: its SHA-256 when the caller has it."""
+        digest = sha256(data) if digest is None else digest
+        parts = list(chunks(data, chunk_bytes))
+        head = {"version": version, "round": round_, "weights": _weights_pb(weights), "dtype": pb.FLOAT32,
+                "total_bytes": len(data), "sha256": digest}  # fmt: skip
+        messages = tuple(
+            join(
+                pb.MetaInitChunk(index=i, n_chunks=len(parts), **(head if i == 0 else {"version": version})),
+                META_INIT_DATA_FIELD,
+                part,
+            )
+            for i, part in enumerate(parts)
+        )
+        return cls(version, round_, weights, digest, len(data), messages)
+
+
+def _raw(message: bytes) -> bytes:
+    """WatchMetaInit's response serializer: its messages are serialized once, in `Published`."""
+    return message
 
 
 @dataclass(frozen=True)
@@ -110,6 +154,7 @@ class Controller:
         sdl_check_s: float = 2.0,
         push_concurrency: int = 4,
         push_timeout_s: float = 30.0,
+        commit_concurrency: int = 2,
     ) -> None:
         self.rounds, self.store, self.metrics = rounds, store, metrics
         self.tokens = dict(tokens) if tokens is not None else None
@@ -120,9 +165,12 @@ class Controller:
         self._lock = asyncio.Lock()
         self._changed = asyncio.Condition()
         self._kick = asyncio.Event()
-        # meta-inits streamed at once: each in-flight stream holds its chunks' message copies
+        # meta-inits streamed at once: each in-flight stream holds gRPC's copy of what it writes
         self.push_slots = asyncio.Semaphore(push_concurrency)
         self.push_timeout_s = push_timeout_s
+        # commits checked and written at once: each holds a private copy of its update until
+        # the SDL has it (the SDL takes one write at a time anyway)
+        self.commit_slots = asyncio.Semaphore(commit_concurrency)
         self._unsaved: ClosedRound | None = None
         self._timer: asyncio.Task[None] | None = None
         self.health = health_aio.HealthServicer()
@@ -132,7 +180,7 @@ class Controller:
         """Resume from the store (or write version 0), then start the round timer."""
         await self._sdl(self._restore)
         self.sdl_ok, self.started = True, True
-        self._publish(self.rounds.last_weights)
+        self.published = await asyncio.to_thread(self._publication, self.rounds.last_weights)
         self._gauges()
         await self._set_health()
         self._timer = asyncio.create_task(self._run_timer(), name="meta-round-timer")
@@ -218,39 +266,50 @@ class Controller:
             upload_id=upload.upload_id, missing_chunks=upload.missing(), n_chunks=upload.n_chunks
         )
 
-    async def chunk(self, req: pb.UploadChunkRequest) -> pb.UploadChunkResponse:
-        actual = await asyncio.to_thread(sha256, req.data)  # hashlib releases the GIL: off the loop
+    async def chunk(self, raw: Raw[pb.UploadChunkRequest]) -> pb.UploadChunkResponse:
+        """One chunk; ``raw.data`` is a view into the received message (`rawpb`, no copy)."""
+        req, data = raw.message, raw.data
+        actual = await asyncio.to_thread(sha256, data)  # hashlib releases the GIL: off the loop
         async with self._lock:
-            duplicate = self.rounds.chunk(req.upload_id, req.index, req.data, req.sha256, actual)
-        self.metrics.received_bytes.inc(len(req.data))
+            duplicate = self.rounds.chunk(req.upload_id, req.index, data, req.sha256, actual)
+        self.metrics.received_bytes.inc(len(data))
         return pb.UploadChunkResponse(index=req.index, duplicate=duplicate)
 
     async def commit(self, upload_id: str) -> pb.CommitUpdateResponse:
-        """Validate, make durable, then accept. The SDL write runs without the lock (other DUs'
-        chunks keep flowing) on a copy of the row; the round is re-checked before accepting."""
+        """Check, make durable, then accept. The check and the SDL write run in worker threads
+        without the lock (other DUs' chunks keep flowing) on a private copy of the row; the round,
+        the upload and the row's revision are re-checked before accepting."""
         async with self._lock:
-            update = self.rounds.validate(upload_id)
+            update = self.rounds.complete(upload_id)
             round_ = self.rounds.round
             upload = update.upload
-            record = (
-                None
-                if upload.accepted
-                else self.store.pack_update(upload, wire_bytes(update.row, upload.dtype))
-            )
-        if record is not None:
-            await self._sdl(lambda: self.store.put_update(upload, record))
+        stored = False
+        if not upload.accepted:
+            async with self.commit_slots:
+                record = await asyncio.to_thread(self._checked_record, update)
+                await self._sdl(lambda: self.store.put_update(upload, record))
+            stored = True
         async with self._lock:
             if self.rounds.round != round_:
                 raise Refused("failed_precondition", "closed_round", f"round {round_} closed meanwhile")
             if self.rounds.uploads.get(upload_id) is not upload:  # replaced by a newer attempt
                 raise Refused("failed_precondition", "duplicate", f"upload {upload_id} was replaced")
-            if record is not None and not upload.accepted:
+            if stored and not upload.accepted:
                 self.rounds.accept(update, self.clock())
                 self.metrics.accepted.inc()
             accepted = len(self.rounds.reporting)
             closing = self.rounds.quorum_reached()
         self._kick.set()
         return pb.CommitUpdateResponse(round=round_, accepted_in_round=accepted, round_closed=closing)
+
+    def _checked_record(self, update: AcceptedUpdate) -> bytes:
+        """The SDL record of ``update`` (worker thread): one copy of the row in the wire dtype,
+        labelled with the announced digest, then that copy itself checked (digest, finiteness):
+        what is stored is exactly what was checked, whatever happens to the row meanwhile."""
+        upload = update.upload
+        record = self.store.pack_update(upload, wire_bytes(update.row, upload.dtype), trust_digest=True)
+        self.rounds.check(update, record_payload(record))
+        return record
 
     # ---- closing rounds ------------------------------------------------------------------
     async def _run_timer(self) -> None:
@@ -288,23 +347,37 @@ class Controller:
                 self.metrics.closed(duration, c.step.update_ms / 1e3, c.weights, c.variances)
             closed = self._unsaved
             r = self.rounds
-            await self._sdl(
-                lambda: self.store.save_version(
-                    closed.version, r.round, r.theta_flat, r.layout_sha256, closed.round,
-                    {"weights": closed.weights, "variances": closed.variances, "dus": list(closed.dus)},
-                )
+            data = tensor_bytes(r.theta_flat.to(torch.float32))  # no copy: θ_M is never changed in place
+            digest = await asyncio.to_thread(sha256, data)
+            # the SDL write and the watchers' messages, at the same time (both read ``data``)
+            pub, _ = await asyncio.gather(
+                asyncio.to_thread(self._publication, closed.weights, data, digest),
+                self._sdl(
+                    lambda: self.store.save_version(
+                        closed.version, r.round, r.theta_flat, r.layout_sha256, closed.round,
+                        {"weights": closed.weights, "variances": closed.variances, "dus": list(closed.dus)},
+                        flat_sha256=digest,
+                    )
+                ),
             )  # fmt: skip
             self._unsaved = None
-            self._publish(closed.weights)
+            self.published = pub
         self._gauges()
         async with self._changed:
             self._changed.notify_all()
 
-    def _publish(self, weights: dict[str, dict[str, float]]) -> None:
+    def _publication(
+        self,
+        weights: dict[str, dict[str, float]],
+        data: memoryview | None = None,
+        digest: bytes | None = None,
+    ) -> Published:
+        """The current θ_M as messages for every watcher (``data``: its float32 bytes, ``digest``
+        their SHA-256, when the caller has them). A worker thread: the round state only changes
+        under the lock, which the caller holds or, at start, nobody contends."""
         r = self.rounds
-        data = encode(r.theta_flat, r.layout, "float32")
-        parts = tuple(bytes(c) for c in chunks(data, r.config.max_chunk_bytes))
-        self.published = Published(r.version, r.round, weights, sha256(data), len(data), parts)
+        data = tensor_bytes(r.theta_flat.to(torch.float32)) if data is None else data
+        return Published.of(r.version, r.round, weights, data, r.config.max_chunk_bytes, digest)
 
     def _gauges(self) -> None:
         self.metrics.version.set(self.rounds.version)
@@ -391,8 +464,9 @@ class MetaControllerServicer(pb_grpc.MetaControllerServicer):
     async def BeginUpdate(self, request: pb.BeginUpdateRequest, context: Any) -> pb.BeginUpdateResponse:
         return await self._guard(context, request.du_id, lambda: self.c.begin(request))
 
-    async def UploadChunk(self, request: pb.UploadChunkRequest, context: Any) -> pb.UploadChunkResponse:
-        return await self._guard(context, request.upload_id.split("/", 1)[0], lambda: self.c.chunk(request))
+    async def UploadChunk(self, request: Raw[pb.UploadChunkRequest], context: Any) -> pb.UploadChunkResponse:
+        du = request.message.upload_id.split("/", 1)[0]
+        return await self._guard(context, du, lambda: self.c.chunk(request))
 
     async def CommitUpdate(self, request: pb.CommitUpdateRequest, context: Any) -> pb.CommitUpdateResponse:
         return await self._guard(
@@ -427,16 +501,10 @@ class MetaControllerServicer(pb_grpc.MetaControllerServicer):
             known = pub.version
 
     async def _push(self, pub: Published, context: Any) -> bool:
-        """Write ``pub``'s chunks; False when the DU did not take one within ``push_timeout_s``."""
-        for i, part in enumerate(pub.chunks):
-            head = (
-                {"version": pub.version, "round": pub.round, "weights": _weights_pb(pub.weights),
-                 "dtype": pb.FLOAT32, "total_bytes": pub.total_bytes, "sha256": pub.digest}
-                if i == 0 else {"version": pub.version}
-            )  # fmt: skip
-            msg = pb.MetaInitChunk(index=i, n_chunks=len(pub.chunks), data=part, **head)
+        """Write ``pub``'s messages; False when the DU did not take one within ``push_timeout_s``."""
+        for message in pub.messages:
             try:
-                await asyncio.wait_for(context.write(msg), self.c.push_timeout_s)
+                await asyncio.wait_for(context.write(message), self.c.push_timeout_s)
             except TimeoutError:
                 return False
         return True
@@ -456,7 +524,24 @@ def create_server(
             "refusing to serve without TLS: give a key and certificate, or insecure=True explicitly"
         )
     server = grpc.aio.server(options=SERVER_OPTIONS)
-    pb_grpc.add_MetaControllerServicer_to_server(MetaControllerServicer(controller), server)
+    servicer = MetaControllerServicer(controller)
+    # The chunk methods move their data without protobuf's copies: these handlers are added
+    # first, so they answer those methods (gRPC asks generic handlers in order); the generated
+    # table answers the rest.
+    raw = {
+        "UploadChunk": grpc.unary_unary_rpc_method_handler(
+            servicer.UploadChunk,
+            request_deserializer=deserializer(pb.UploadChunkRequest, CHUNK_DATA_FIELD),
+            response_serializer=pb.UploadChunkResponse.SerializeToString,
+        ),
+        "WatchMetaInit": grpc.unary_stream_rpc_method_handler(
+            servicer.WatchMetaInit,
+            request_deserializer=pb.WatchMetaInitRequest.FromString,
+            response_serializer=_raw,
+        ),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, raw),))
+    pb_grpc.add_MetaControllerServicer_to_server(servicer, server)
     health_pb2_grpc.add_HealthServicer_to_server(controller.health, server)
     if tls is None:
         port = server.add_insecure_port(address)

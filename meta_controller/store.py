@@ -27,10 +27,10 @@ import torch
 from torch import Tensor
 
 from meta_controller.rounds import TdStat, Upload
-from meta_controller.wire import WireDType, tensor_bytes, torch_dtype
+from meta_controller.wire import WireDType, row_to_wire, tensor_bytes, torch_dtype
 from ric.sdl import SdlStore
 
-__all__ = ["MetaStore", "StoreCorruptError", "StoredVersion", "wire_bytes"]
+__all__ = ["MetaStore", "StoreCorruptError", "StoredVersion", "record_payload", "wire_bytes"]
 
 _LEN: Final = struct.Struct(">I")
 
@@ -39,10 +39,18 @@ class StoreCorruptError(RuntimeError):
     """A stored blob fails its checksum or cannot be parsed."""
 
 
-def _pack(header: Mapping[str, Any], payload: bytes | memoryview) -> bytes:
-    head = dict(header) | {"sha256": hashlib.sha256(payload).hexdigest()}
-    text = json.dumps(head, sort_keys=True).encode()
-    return _LEN.pack(len(text)) + text + bytes(payload)
+def _pack(header: Mapping[str, Any], payload: bytes | memoryview, digest: bytes | None = None) -> bytes:
+    """Length-prefixed JSON header + payload, in one copy. ``digest``: the payload's SHA-256 when
+    the caller already has it (else it is computed here)."""
+    sha = (digest if digest is not None else hashlib.sha256(payload).digest()).hex()
+    text = json.dumps(dict(header) | {"sha256": sha}, sort_keys=True).encode()
+    return b"".join((_LEN.pack(len(text)), text, payload))
+
+
+def record_payload(blob: bytes) -> memoryview:
+    """The payload part of a packed blob (no copy, no check)."""
+    (n,) = _LEN.unpack_from(blob)
+    return memoryview(blob)[_LEN.size + n :]
 
 
 def _unpack(blob: bytes, what: str) -> tuple[dict[str, Any], memoryview]:
@@ -102,11 +110,15 @@ class MetaStore:
         layout_sha256: str,
         closed_round: int | None,
         weights: Mapping[str, Any] | None,
+        *,
+        flat_sha256: bytes | None = None,
     ) -> None:
-        """Write version ``version`` (opening ``round_``) and move ``current`` to it atomically."""
+        """Write version ``version`` (opening ``round_``) and move ``current`` to it atomically.
+        ``flat_sha256``: the SHA-256 of ``flat``'s float32 bytes, when the caller has it."""
         payload = tensor_bytes(flat.detach().to(torch.float32))
         key = f"version/{version}"
-        blob = _pack({"version": version, "round": round_, "layout_sha256": layout_sha256}, payload)
+        header = {"version": version, "round": round_, "layout_sha256": layout_sha256}
+        blob = _pack(header, payload, flat_sha256)
         pointer = json.dumps(
             {"version": version, "round": round_, "key": key, "sha256": hashlib.sha256(blob).hexdigest()}
         ).encode()
@@ -142,12 +154,17 @@ class MetaStore:
         self.put_update(upload, self.pack_update(upload, wire))
 
     @staticmethod
-    def pack_update(upload: Upload, wire: bytes | memoryview) -> bytes:
-        """The stored record of an accepted update (a copy: ``wire`` may change afterwards)."""
+    def pack_update(upload: Upload, wire: bytes | memoryview, *, trust_digest: bool = False) -> bytes:
+        """The stored record of an accepted update (a copy: ``wire`` may change afterwards).
+
+        ``trust_digest``: label the payload with ``upload.digest`` instead of hashing it; the
+        caller then checks the record's own payload (`record_payload`) against that digest
+        before storing it, which is one hash of one private copy instead of two."""
         header = asdict(upload) | {"td": {g: asdict(s) for g, s in upload.td.items()}}
         header.pop("received")
+        header.pop("revision")
         header["digest"] = upload.digest.hex()
-        return _pack(header, wire)
+        return _pack(header, wire, upload.digest if trust_digest else None)
 
     def put_update(self, upload: Upload, record: bytes) -> None:
         self.sdl.set(self.ns, {f"update/{upload.round}/{upload.du}": record})
@@ -168,6 +185,6 @@ class MetaStore:
 
 
 def wire_bytes(row: Tensor, dtype: WireDType) -> memoryview:
-    """The wire buffer of a decoded row (no copy when the row already has the wire dtype)."""
-    data = row if row.dtype == torch_dtype(dtype) else row.to(torch_dtype(dtype))
-    return tensor_bytes(data)
+    """The wire buffer of a decoded row (no copy when the row already has the wire dtype, else
+    a private converted copy, `row_to_wire`)."""
+    return tensor_bytes(row) if row.dtype == torch_dtype(dtype) else row_to_wire(row, dtype)

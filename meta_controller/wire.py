@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, Final, Literal
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -23,6 +24,7 @@ from meta_controller.params import ParamLayout, Params
 __all__ = [
     "MAX_CHUNK_BYTES",
     "WireDType",
+    "all_finite",
     "chunk_count",
     "chunks",
     "decode_chunk_into",
@@ -31,6 +33,7 @@ __all__ = [
     "layout_from_spec",
     "layout_hash",
     "layout_spec",
+    "row_to_wire",
     "sha256",
     "tensor_bytes",
     "torch_dtype",
@@ -97,7 +100,7 @@ def chunk_count(total_bytes: int, chunk_bytes: int) -> int:
     return max(1, -(-total_bytes // chunk_bytes))
 
 
-def chunks(data: bytes, chunk_bytes: int = MAX_CHUNK_BYTES) -> Iterator[memoryview]:
+def chunks(data: bytes | memoryview, chunk_bytes: int = MAX_CHUNK_BYTES) -> Iterator[memoryview]:
     """``data`` in consecutive slices of ``chunk_bytes`` (the last may be shorter; no copies)."""
     view = memoryview(data)
     for start in range(0, max(len(data), 1), chunk_bytes):
@@ -113,16 +116,59 @@ def _view(data: bytes | memoryview, dtype: WireDType) -> Tensor:
         return torch.frombuffer(data, dtype=_TORCH[dtype])
 
 
+def _words(tensor: Tensor) -> Any:
+    """A writable numpy view of a contiguous CPU float32/bfloat16 tensor's raw words (uint32 /
+    uint16), for copies that must not go through torch's thread pool (see `decode_chunk_into`)."""
+    return tensor.view(torch.uint8).numpy().view(np.uint32 if tensor.dtype == torch.float32 else np.uint16)
+
+
 def decode_chunk_into(
     row: Tensor, data: bytes | memoryview, index: int, chunk_bytes: int, dtype: WireDType
 ) -> None:
     """Write chunk ``index`` (wire ``dtype``) into the flat ``row`` at its element offset
-    (converting to the row's dtype in the same copy)."""
+    (converting to the row's dtype in the same copy).
+
+    A row of the wire dtype takes a plain byte copy and a float32 row takes bfloat16 as an exact
+    bit expansion (numpy, one thread): torch's ``copy_`` runs such copies on its intra-op thread
+    pool, which on a busy 2-core host made a 4 MiB copy 10-100x slower than ``memcpy``. Only a
+    bfloat16 row fed float32 (rounding) goes through torch."""
     size = element_size(dtype)
     if chunk_bytes % size or len(data) % size:
         raise MetaInputError(f"chunk {index}: {len(data)} bytes is not a whole number of {dtype} values")
     start = index * chunk_bytes // size
-    values = _view(data, dtype)
-    if start + values.numel() > row.numel():
+    n = len(data) // size
+    if start + n > row.numel():
         raise MetaInputError(f"chunk {index} runs past the end of the buffer")
-    row[start : start + values.numel()].copy_(values)
+    if not n:
+        return
+    if row.is_contiguous() and row.dtype == _TORCH[dtype]:
+        tensor_bytes(row)[start * size : (start + n) * size] = data
+    elif row.is_contiguous() and row.dtype == torch.float32:  # bfloat16 → float32: exact
+        out = _words(row)[start : start + n]
+        np.left_shift(np.frombuffer(data, dtype="<u2"), 16, out=out, dtype=np.uint32)
+    else:
+        row[start : start + n].copy_(_view(data, dtype))
+
+
+def row_to_wire(row: Tensor, dtype: WireDType) -> memoryview:
+    """A private copy of a decoded row (float32 or bfloat16, contiguous) in the wire ``dtype``.
+
+    A float32 row is turned into bfloat16 by dropping the low 16 bits: the exact inverse of
+    `decode_chunk_into`'s expansion, so a row decoded from bfloat16 gives back its wire bytes
+    (any other row does not, and fails the caller's checksum)."""
+    if row.dtype == _TORCH[dtype]:
+        return memoryview(bytes(tensor_bytes(row)))
+    words = _words(row.contiguous())
+    if row.dtype == torch.float32:  # → bfloat16
+        out = np.right_shift(words, 16).astype(np.uint16)
+    else:  # bfloat16 → float32
+        out = np.left_shift(words, 16, dtype=np.uint32)
+    return memoryview(out).cast("B")
+
+
+def all_finite(data: bytes | memoryview, dtype: WireDType) -> bool:
+    """Whether every value of a wire buffer is finite (numpy, one thread; no temporary tensor)."""
+    if dtype == "float32":
+        return bool(np.isfinite(np.frombuffer(data, dtype="<f4")).all())
+    exponent = np.bitwise_and(np.frombuffer(data, dtype="<u2"), 0x7F80)  # bfloat16: all ones = inf/NaN
+    return not bool((exponent == 0x7F80).any())
