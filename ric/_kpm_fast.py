@@ -12,7 +12,10 @@ common subset:
   enough not to need PER length fragmentation.
 
 and exploits that every per-UE ``measInfoList`` starts octet-aligned: its bits are encoded
-(and parsed) once per message and reused for the other UEs.
+once per message and reused for the other UEs, and parsed once per distinct list (the last few
+are recognised by their octets, across messages). Decoding reads a UE's ID and ``measData``
+octet by octet where every field starts aligned (integer and real records, no
+``incompleteFlag`` — what a node sends), and bit by bit otherwise.
 
 Anything outside the subset makes :func:`encode_indication` / :func:`decode_indication`
 return ``None``; the caller then uses the asn1tools codec, which stays the reference (the
@@ -410,6 +413,83 @@ def _get_meas_infos(r: _Reader) -> tuple[MeasInfo, ...]:
     return tuple(infos)
 
 
+def _real(content: bytes) -> float:
+    """``asn1tools.codecs.ber.decode_real`` of ``content``, with the binary forms the encoder
+    writes computed here by the same expression (identical floats), the rest left to it."""
+    if not content:
+        return 0.0
+    control = content[0]
+    if control == 0x80 or control == 0xC0:
+        exponent = content[1]
+        if exponent & 0x80:
+            exponent -= 0x100
+        offset = 2
+    elif control == 0x81 or control == 0xC1:
+        exponent = content[1] << 8 | content[2]
+        if exponent & 0x8000:
+            exponent -= 0x10000
+        offset = 3
+    else:
+        return float(decode_real(bytearray(content)))
+    if len(content) <= offset:  # no mantissa octets: let the reference decoder refuse it
+        return float(decode_real(bytearray(content)))
+    decoded = float(int.from_bytes(content[offset:], "big") * 2**exponent)
+    if control & 0x40:
+        decoded *= -1
+    return decoded
+
+
+class _Fallback(Exception):
+    """The octet-level path cannot read this part: read it again bit by bit."""
+
+
+def _data_items_octets(data: bytes, q: int) -> tuple[tuple[kpm.MeasDataItem, ...], int]:
+    """``measData`` starting at octet ``q`` (its aligned count), read octet by octet, and the
+    octet after it.
+
+    Each record starts octet-aligned when every record is an integer or a real (3 choice bits,
+    for an integer 2 length bits, then aligned octets) and no data item carries the
+    ``incompleteFlag``; then the records need no bit reader. Anything else raises
+    :class:`_Fallback` (or ``IndexError``) and the caller reads the list bit by bit instead.
+    """
+    end = len(data)
+    count = (data[q] << 8 | data[q + 1]) + 1
+    q += 2
+    items = []
+    for _ in range(count):
+        if data[q] & 0xC0:  # extension bit, incompleteFlag present
+            raise _Fallback
+        n = data[q + 1]
+        if n < 0x80:
+            q += 2
+        elif n < 0xC0:
+            n = (n & 0x3F) << 8 | data[q + 2]
+            q += 3
+        else:
+            raise _Fallback
+        records: list[kpm.MeasRecord] = []
+        append = records.append
+        for _ in range(n):
+            b = data[q]
+            kind = b >> 5
+            if kind == 0:  # integer: 2 bits octet count - 1, then the octets
+                size = ((b >> 3) & 3) + 1
+                append(int.from_bytes(data[q + 1 : q + 1 + size], "big"))
+                q += 1 + size
+            elif kind == 1:  # real: aligned length, then the content octets
+                size = data[q + 1]
+                if size >= 0x80:
+                    raise _Fallback
+                append(_real(data[q + 2 : q + 2 + size]))
+                q += 2 + size
+            else:  # noValue leaves the next record unaligned; other kinds are refused there
+                raise _Fallback
+        if q > end:
+            raise _Fallback
+        items.append(kpm.MeasDataItem(tuple(records), False))
+    return tuple(items), q
+
+
 def _get_records(r: _Reader) -> tuple[kpm.MeasRecord, ...]:
     out: list[kpm.MeasRecord] = []
     for _ in range(_get_length(r)):
@@ -417,7 +497,7 @@ def _get_records(r: _Reader) -> tuple[kpm.MeasRecord, ...]:
         if head == 0b000:
             out.append(_get_u32(r))
         elif head == 0b001:
-            out.append(float(decode_real(bytearray(r.octets(_get_length(r))))))
+            out.append(_real(r.octets(_get_length(r))))
         elif head == 0b010:
             out.append(None)
         else:
@@ -425,18 +505,41 @@ def _get_records(r: _Reader) -> tuple[kpm.MeasRecord, ...]:
     return tuple(out)
 
 
+_INFOS_KEPT = 8
+_INFOS_SEEN: tuple[tuple[bytes, int, tuple[MeasInfo, ...]], ...] = ()
+"""The last few measurement lists parsed (encoding, its length in bits, the value), newest
+first: a node repeats the same few lists in every report (one per action; srsRAN also in every
+UE's), so most are recognised by comparing octets instead of parsed again. Replaced whole, never
+mutated, so concurrent decoders need no lock."""
+
+
 class _Decoder:
     """Decodes format-1 bodies, reusing the parse of repeated measurement lists."""
 
     def __init__(self, r: _Reader) -> None:
         self.r = r
-        self._last: tuple[bytes, int, tuple[MeasInfo, ...]] | None = None
 
     def format1(self) -> KpmIndicationFormat1:
         r = self.r
-        head = r.bits(3)
+        if r.pos & 7 or r.pos >= r.end:
+            head = r.bits(3)
+            r.align()
+        else:  # a UE's report starts octet-aligned: its 3 head bits, padding, then the count
+            head = r.data[r.pos >> 3] >> 5
+            r.pos += 8
         if head & 0b100:
             raise _Unsupported("format 1 extensions")
+        try:
+            data, q = _data_items_octets(r.data, r.pos >> 3)
+            r.pos = q << 3
+        except (_Fallback, IndexError):
+            data = self._data_items()
+        infos = self._meas_infos() if head & 0b10 else None
+        granularity = _get_u32(r, lower=1) if head & 1 else None
+        return kpm.KpmIndicationFormat1(data, infos, granularity)
+
+    def _data_items(self) -> tuple[kpm.MeasDataItem, ...]:
+        r = self.r
         data = []
         for _ in range(_get_count16(r)):
             flags = r.bits(2)
@@ -446,21 +549,21 @@ class _Decoder:
             if flags & 1 and r.bits(1):
                 raise _Unsupported("enumeration extension")
             data.append(kpm.MeasDataItem(records, bool(flags & 1)))
-        infos = self._meas_infos() if head & 0b10 else None
-        granularity = _get_u32(r, lower=1) if head & 1 else None
-        return kpm.KpmIndicationFormat1(tuple(data), infos, granularity)
+        return tuple(data)
 
     def _meas_infos(self) -> tuple[MeasInfo, ...]:
         r = self.r
         r.align()
         start = r.pos
-        last = self._last
-        if last is not None and self._matches(start, last[0], last[1]):
-            r.pos = start + last[1]
-            return last[2]
+        seen = _INFOS_SEEN
+        for raw, nbits, infos in seen:
+            if self._matches(start, raw, nbits):
+                r.pos = start + nbits
+                return infos
         infos = _get_meas_infos(r)
         nbits = r.pos - start
-        self._last = (r.data[start >> 3 : (r.pos + 7) >> 3], nbits, infos)
+        entry = (r.data[start >> 3 : (r.pos + 7) >> 3], nbits, infos)
+        globals()["_INFOS_SEEN"] = (entry, *seen[: _INFOS_KEPT - 1])
         return infos
 
     def _matches(self, start: int, raw: bytes, nbits: int) -> bool:
@@ -512,9 +615,28 @@ def _format3(d: _Decoder) -> kpm.KpmIndicationFormat3:
     if r.bits(1):
         raise _Unsupported("format 3 extensions")
     reports = []
+    data = r.data
     for _ in range(_get_count16(r)):
-        if r.bits(1):
-            raise _Unsupported("report item extensions")
-        ue = d.ue()
+        q = r.pos >> 3
+        if not r.pos & 7 and q + 1 < len(data) and data[q] & 0xFC == 0x08:
+            # octet-aligned item: extension bit 0, UEID choice extension 0, index 1
+            # (gNB-DU-UEID), its extension bit 0, ran-UEID presence, 2 of the ID's length bits
+            b0 = data[q]
+            size = ((b0 & 1) << 1 | data[q + 1] >> 7) + 1
+            q += 2
+            f1ap_id = int.from_bytes(data[q : q + size], "big")
+            q += size
+            ran = None
+            if b0 & 2:
+                ran = data[q : q + 8]
+                q += 8
+            if q > len(data):
+                raise _Unsupported("out of data")
+            r.pos = q << 3
+            ue = GnbDuUeId(f1ap_id, ran)
+        else:
+            if r.bits(1):
+                raise _Unsupported("report item extensions")
+            ue = d.ue()
         reports.append(kpm.UeMeasReport(ue, d.format1()))
     return kpm.KpmIndicationFormat3(tuple(reports))

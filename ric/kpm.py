@@ -779,14 +779,36 @@ def encode_indication_header(header: KpmIndicationHeader) -> bytes:
         return _asn1.encode("kpm", "E2SM-KPM-IndicationHeader", value)
 
 
+_HEADER_REST: dict[bytes, tuple[str | None, ...]] = {}
+_HEADER_REST_KEPT = 256
+
+
 def decode_indication_header(data: bytes) -> KpmIndicationHeader:
+    """Decode a header; a node sends the same header but for the timestamp, so the rest is
+    decoded once per distinct encoding of it and reused.
+
+    Without extensions (the first three bits zero) the aligned-PER layout is fixed: octet 0
+    holds the extension and presence bits, octets 1-8 the ``colletStartTime`` octet string,
+    and what follows (the optional strings) starts at octet 9, whatever the timestamp is.
+    """
+    if len(data) >= 9 and not data[0] & 0xE0:
+        key = data[:1] + data[9:]
+        rest = _HEADER_REST.get(key)
+        if rest is not None:
+            return KpmIndicationHeader(int.from_bytes(data[1:9], "big"), *rest)
     with peer_errors("E2SM-KPM indication header"):
         v = _asn1.decode("kpm", "E2SM-KPM-IndicationHeader", data)
         body = v["indicationHeader-formats"][1]
-        return KpmIndicationHeader(
+        header = KpmIndicationHeader(
             int.from_bytes(body["colletStartTime"], "big"),
             *(body.get(key) for _attr, key in _HEADER_FIELDS),
         )
+    fixed_layout = len(data) >= 9 and not data[0] & 0xE0
+    if fixed_layout and header.collect_start_time == int.from_bytes(data[1:9], "big"):
+        if len(_HEADER_REST) >= _HEADER_REST_KEPT:
+            _HEADER_REST.clear()
+        _HEADER_REST[data[:1] + data[9:]] = tuple(getattr(header, attr) for attr, _key in _HEADER_FIELDS)
+    return header
 
 
 # ---------------------------------------------------------------------------------------

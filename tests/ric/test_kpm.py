@@ -168,6 +168,60 @@ def test_indication_header_round_trip_and_ntp() -> None:
     assert kpm.decode_indication_header(kpm.encode_indication_header(srsran_style)) == srsran_style
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 2**64 - 1),
+    st.none() | st.text(alphabet="v0.3", max_size=15),
+    st.none() | st.text(alphabet="abc -1", max_size=400),
+    st.none() | st.text(alphabet="DU", max_size=8),
+    st.none() | st.text(alphabet="oran-metahrl", max_size=32),
+)
+def test_indication_header_reuse_matches_asn1tools(
+    t: int, version: str | None, sender: str | None, kind: str | None, vendor: str | None
+) -> None:
+    """The part after the timestamp is decoded once and reused: every timestamp still comes
+    out as asn1tools decodes it, the first time and when the rest is known."""
+    header = KpmIndicationHeader(t, version, sender, kind, vendor)
+    data = kpm.encode_indication_header(header)
+    for other in (t, (t * 7 + 1) % 2**64):
+        again = kpm.encode_indication_header(KpmIndicationHeader(other, *_header_rest(header)))
+        assert kpm.decode_indication_header(again) == KpmIndicationHeader(other, *_header_rest(header))
+        reference = _asn1.decode("kpm", "E2SM-KPM-IndicationHeader", again)["indicationHeader-formats"][1]
+        assert kpm.decode_indication_header(again).collect_start_time == int.from_bytes(
+            reference["colletStartTime"], "big"
+        )
+    assert kpm.decode_indication_header(data) == header
+
+
+def _header_rest(h: KpmIndicationHeader) -> tuple[str | None, ...]:
+    return (h.file_format_version, h.sender_name, h.sender_type, h.vendor_name)
+
+
+def test_fast_decoder_mixes_octet_and_bit_paths() -> None:
+    """UE reports the octet path reads (integers and reals only) next to ones it hands back
+    to the bit reader (noValue, incompleteFlag, over 127 records) in one message."""
+    infos_ = tuple(MeasInfo(n) for n in NAMES)
+    many = (*(float(i) / 3 for i in range(130)), 0.0, -0.0, math.inf, 7, 2**32 - 1)
+    reports = (
+        _ue_report(1, infos_),
+        UeMeasReport(GnbDuUeId(2), KpmIndicationFormat1((MeasDataItem((1, None, 2.5)),), infos_, 10)),
+        UeMeasReport(GnbDuUeId(3, b"12345678"), KpmIndicationFormat1((MeasDataItem((4, 5.5), True),))),
+        UeMeasReport(
+            GnbDuUeId(2**32 - 1),
+            KpmIndicationFormat1(
+                (MeasDataItem(many), MeasDataItem((1,))),
+            ),
+        ),
+        _ue_report(5, None),
+        _ue_report(6, infos_),
+    )
+    msg = KpmIndicationFormat3(reports)
+    data = _slow_encode(msg)
+    assert _kpm_fast.decode_indication(data) == msg
+    node = KpmIndicationFormat1((MeasDataItem((3, 1.25, 0.0)), MeasDataItem((None, 2))), infos_[:3], 10)
+    assert _kpm_fast.decode_indication(_slow_encode(node)) == node
+
+
 def _ue_report(i: int, infos: tuple[MeasInfo, ...] | None) -> UeMeasReport:
     records = (1000 + i, 12.5 + i, 10, 106, 0.01)
     return UeMeasReport(GnbDuUeId(i), KpmIndicationFormat1((MeasDataItem(records),), infos, 1000))
