@@ -76,6 +76,47 @@ class ServiceCounters:
     roundtrip_s: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
 
 
+_KEPT = 4096  # bound of each per-DU table of control values (cleared when full)
+
+
+@dataclass
+class _ControlValues:
+    """One DU's control values by content, built (and validated) once: a quota set or UE ID
+    that repeats is the same object, and the E2 access's cache of encoded payloads
+    (``ric.server``) is hit without building new ones."""
+
+    plmn: Plmn
+    ue_quota: dict[tuple[int, int], tuple[rc.SlicePrbQuota]] = field(default_factory=dict)
+    slice_quotas: dict[tuple[int, ...], tuple[rc.SlicePrbQuota, ...]] = field(default_factory=dict)
+    ue_ids: dict[int, GnbDuUeId] = field(default_factory=dict)
+
+    @staticmethod
+    def _kept(table: dict[Any, Any]) -> dict[Any, Any]:
+        if len(table) >= _KEPT:
+            table.clear()
+        return table
+
+    def ue(self, task: DuTask, ue_id: int, sl: int, ratio: int) -> tuple[GnbDuUeId, tuple[rc.SlicePrbQuota]]:
+        ue = self.ue_ids.get(ue_id)
+        if ue is None:
+            ue = self._kept(self.ue_ids)[ue_id] = GnbDuUeId(ue_id)
+        quotas = self.ue_quota.get((sl, ratio))
+        if quotas is None:
+            quota = rc.SlicePrbQuota(self.plmn, SLICE_SST[sl], task.slice_sd[sl], 0, ratio, 0)
+            quotas = self._kept(self.ue_quota)[(sl, ratio)] = (quota,)
+        return ue, quotas
+
+    def slices(self, task: DuTask, ratios: tuple[int, ...]) -> tuple[rc.SlicePrbQuota, ...]:
+        quotas = self.slice_quotas.get(ratios)
+        if quotas is None:
+            quotas = tuple(
+                rc.SlicePrbQuota(self.plmn, SLICE_SST[s], task.slice_sd[s], 0, r, 0)
+                for s, r in enumerate(ratios)
+            )
+            self._kept(self.slice_quotas)[ratios] = quotas
+        return quotas
+
+
 @dataclass
 class DuRuntime:
     """One DU's control loop state."""
@@ -91,6 +132,10 @@ class DuRuntime:
     subscribing: asyncio.Task[None] | None = None
     episode_return: float = 0.0
     returns: list[float] = field(default_factory=list)
+    values: _ControlValues = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.values = _ControlValues(Plmn.parse(self.task.plmn))
 
     @property
     def du(self) -> int:
@@ -331,16 +376,12 @@ class XappService:
             hook(rt, window, decision)
 
     def _send(self, rt: DuRuntime, d: Decision, received_at: float) -> None:
-        task, node = rt.task, rt.task.node
-        plmn = Plmn.parse(task.plmn)
+        task, node, values = rt.task, rt.task.node, rt.values
         deadline = asyncio.get_running_loop().time() + self.settings.control.control_timeout_s
         for c in d.ue_controls:
-            quota = rc.SlicePrbQuota(plmn, SLICE_SST[c.slice], task.slice_sd[c.slice], 0, c.ratio, 0)
-            self._control(rt, node, (quota,), GnbDuUeId(c.ue_id), c.ue_id, received_at, deadline)
-        quotas = tuple(
-            rc.SlicePrbQuota(plmn, SLICE_SST[s], task.slice_sd[s], 0, int(r), 0)
-            for s, r in enumerate(d.slice_ratio)
-        )
+            ue, quota = values.ue(task, c.ue_id, c.slice, c.ratio)
+            self._control(rt, node, quota, ue, c.ue_id, received_at, deadline)
+        quotas = values.slices(task, tuple(d.slice_ratio.tolist()))
         self._control(rt, node, quotas, SLICE_LEVEL_UE, None, received_at, deadline)
 
     def _control(

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -130,21 +130,41 @@ class XappMetrics:
             "metric_errors", "values not recorded (label outside its enum, bad value)", ("metric",)
         )
         self._updates_seen: dict[str, float] = {}
+        # labelled children of the per-decision / per-control metrics, kept once created:
+        # ``labels()`` (label checks, a lock, a dictionary) would otherwise run ~10 times a
+        # decision; the values recorded are the same
+        self._decision_of: dict[tuple[int | str, bool], Any] = {}
+        self._roundtrip_of: dict[int | str, Any] = {}
+        self._control_of: dict[tuple[int | str, str], Any] = {}
 
     # ---- the control loop -------------------------------------------------------------------
 
     def decision(self, du: int | str, seconds: float, learning: bool) -> None:
         """One decision's latency: indication received → control written."""
+        child = self._decision_of.get((du, learning))
+        if child is not None and _observable(seconds):
+            child.observe(seconds)
+            return
         self._guard(
             "decision_seconds",
             lambda: self._observe(
                 self._decision, seconds, du=str(du), learning="true" if learning else "false"
             ),
         )
+        if _observable(seconds):  # the child exists now
+            self._decision_of[(du, learning)] = self._decision.labels(
+                du=str(du), learning="true" if learning else "false"
+            )
 
     def roundtrip(self, du: int | str, seconds: float) -> None:
         """One indication → control → acknowledge round trip."""
+        child = self._roundtrip_of.get(du)
+        if child is not None and _observable(seconds):
+            child.observe(seconds)
+            return
         self._guard("control_roundtrip_seconds", lambda: self._observe(self._roundtrip, seconds, du=str(du)))
+        if _observable(seconds):
+            self._roundtrip_of[du] = self._roundtrip.labels(du=str(du))
 
     def slice_kpis(
         self,
@@ -179,10 +199,16 @@ class XappMetrics:
 
     def control(self, du: int | str, outcome: str) -> None:
         """Count one RIC Control outcome (`CONTROL_OUTCOMES`)."""
+        child = self._control_of.get((du, outcome))
+        if child is not None:
+            child.inc()
+            return
         self._guard(
             "controls_total",
             lambda: self._controls.labels(du=str(du), outcome=self._member(outcome, CONTROL_OUTCOMES)).inc(),
         )
+        if outcome in CONTROL_OUTCOMES:
+            self._control_of[(du, outcome)] = self._controls.labels(du=str(du), outcome=outcome)
 
     def indication_dropped(self, du: int | str, reason: str) -> None:
         """Count one unusable indication (`DROP_REASONS`)."""
@@ -242,7 +268,7 @@ class XappMetrics:
 
     @staticmethod
     def _observe(histogram: Histogram, seconds: float, **labels: str) -> None:
-        if not math.isfinite(seconds) or seconds < 0:  # checked before a labelled child exists
+        if not _observable(seconds):  # checked before a labelled child exists
             raise ValueError(f"cannot observe {seconds!r} s")
         histogram.labels(**labels).observe(seconds)
 
@@ -251,3 +277,7 @@ class XappMetrics:
             record()
         except (ValueError, TypeError):
             self._errors.labels(metric=metric).inc()
+
+
+def _observable(seconds: float) -> bool:
+    return isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds >= 0
