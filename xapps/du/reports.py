@@ -47,6 +47,7 @@ __all__ = [
 NODE_ACTION_ID = 1
 UE_ACTION_IDS = (2, 3, 4)  # eMBB, mMTC, URLLC
 _MAX_OPEN = 4  # partial windows kept while waiting for their last report
+_LAYOUTS_KEPT = 64
 
 
 class UnusableIndication(ValueError):
@@ -108,6 +109,10 @@ class WindowAssembler:
         self._sd = {s: i for i, s in enumerate(task_snssais(task))}
         self._open: dict[int, _Partial] = {}
         self._positions: dict[tuple[kpm.MeasInfo, ...], tuple[int, ...]] = {}
+        # measurement list object -> (it, record positions, records expected): a report's list
+        # is the same object for every UE (and, from the decoder, across reports), so it is
+        # looked up by identity instead of hashing its measurements for every UE
+        self._layouts: dict[int, tuple[Sequence[kpm.MeasInfo], tuple[int, ...], int]] = {}
         self._last_done = -1
         self.incomplete_dropped = 0
 
@@ -204,20 +209,29 @@ class WindowAssembler:
 
     def _ue_row(self, report: kpm.KpmIndicationFormat1, infos: Sequence[kpm.MeasInfo]) -> list[float] | None:
         """One UE's values in :data:`UE_MEASUREMENTS` order (None if one has no value)."""
-        given = report.measurements if report.measurements is not None else tuple(infos)
-        where = self._positions.get(given)
-        if where is None:
-            where = self._positions[given] = _positions(given)
+        given = report.measurements if report.measurements is not None else infos
+        layout = self._layouts.get(id(given))
+        if layout is None or layout[0] is not given:
+            layout = self._layout(given)
+        _given, where, n_records = layout
         records = report.data[-1].records
-        if len(records) != sum(len(m.labels) for m in given):
+        if len(records) != n_records:
             raise UnusableIndication("missing_measurement", "records do not match the measurements")
-        out = []
-        for i in where:
-            v = records[i] if i >= 0 else None
-            if v is None:
-                return None
-            out.append(float(v))
-        return out
+        row = [records[i] if i >= 0 else None for i in where]
+        if None in row:
+            return None
+        return [float(v) for v in row]  # type: ignore[arg-type]
+
+    def _layout(self, given: Sequence[kpm.MeasInfo]) -> tuple[Sequence[kpm.MeasInfo], tuple[int, ...], int]:
+        key = tuple(given)
+        where = self._positions.get(key)
+        if where is None:
+            where = self._positions[key] = _positions(key)
+        if len(self._layouts) >= _LAYOUTS_KEPT:  # an entry holds its list: ids stay unique
+            self._layouts.clear()
+        layout = (given, where, sum(len(m.labels) for m in given))
+        self._layouts[id(given)] = layout
+        return layout
 
     def _window(self, part: _Partial) -> KpiWindow:
         node = part.node
