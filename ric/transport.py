@@ -188,7 +188,12 @@ class _Writable:
 
 
 class TcpChannel(asyncio.Protocol):
-    """E2AP PDUs over TCP, each framed by a 4-byte big-endian length prefix."""
+    """E2AP PDUs over TCP, each framed by a 4-byte big-endian length prefix.
+
+    PDUs sent while a received chunk is being handled (the answers and controls its PDUs
+    lead to) are written together once the chunk is done: one ``write`` instead of one per
+    PDU, the same bytes in the same order.
+    """
 
     def __init__(self, handler: PduHandler | None, config: TransportConfig) -> None:
         self.handler = handler
@@ -198,6 +203,7 @@ class TcpChannel(asyncio.Protocol):
         self._queue = _SendQueue(config.send_queue_limit, self.counters)
         self._writable = _Writable()
         self._transport: asyncio.Transport | None = None
+        self._corked: list[bytes] | None = None  # frames held while a chunk is handled
         self._peer = "?"
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -213,20 +219,29 @@ class TcpChannel(asyncio.Protocol):
         self.counters.bytes_received += len(data)
         framer = self._framer
         framer.feed(data)
-        while not self.is_closing():
-            try:
-                pdu = framer.next_frame()
-            except FrameTooLargeError as exc:
-                self.counters.oversized += 1
-                _log.warning("%s: %s (skipped)", self._peer, exc)
+        self._corked = []
+        try:
+            while not self.is_closing():
+                try:
+                    pdu = framer.next_frame()
+                except FrameTooLargeError as exc:
+                    self.counters.oversized += 1
+                    _log.warning("%s: %s (skipped)", self._peer, exc)
+                    if self.handler is not None:
+                        self.handler.frame_error(exc)
+                    continue
+                if pdu is None:
+                    return
+                self.counters.pdus_received += 1
                 if self.handler is not None:
-                    self.handler.frame_error(exc)
-                continue
-            if pdu is None:
-                return
-            self.counters.pdus_received += 1
-            if self.handler is not None:
-                self.handler.pdu_received(pdu)
+                    self.handler.pdu_received(pdu)
+        finally:
+            self._uncork()
+
+    def _uncork(self) -> None:
+        frames, self._corked = self._corked, None
+        if frames and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(b"".join(frames))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._writable.resume()
@@ -263,8 +278,13 @@ class TcpChannel(asyncio.Protocol):
         return True
 
     def _write(self, frame: bytes) -> None:
+        # While corked nothing is written, so the channel cannot pause and the queue stays empty:
+        # held frames keep their place ahead of any queued later.
         assert self._transport is not None
-        self._transport.write(frame)
+        if self._corked is not None:
+            self._corked.append(frame)
+        else:
+            self._transport.write(frame)
         self.counters.pdus_sent += 1
         self.counters.bytes_sent += len(frame)
 
@@ -275,6 +295,7 @@ class TcpChannel(asyncio.Protocol):
 
     def close(self) -> None:
         if self._transport is not None:
+            self._uncork()  # what was sent before the close still goes out
             self._transport.close()
 
     def abort(self) -> None:

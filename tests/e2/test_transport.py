@@ -217,6 +217,36 @@ def test_bounded_send_queue_drops_the_oldest_droppable_pdu() -> None:
     run_async(main())
 
 
+def test_pdus_sent_while_a_chunk_is_handled_go_out_in_one_write() -> None:
+    class Echo(Recorder):
+        channel: TcpChannel
+
+        def pdu_received(self, pdu: bytes) -> None:
+            super().pdu_received(pdu)
+            assert self.channel.send_pdu(pdu + b"-1")
+            assert self.channel.send_pdu(pdu + b"-2")
+            if pdu == b"bye":
+                self.channel.close()
+
+    async def main() -> None:
+        handler = Echo()
+        channel = handler.channel = TcpChannel(handler, TransportConfig())
+        transport = _FakeTransport()
+        channel.connection_made(transport)
+        channel.data_received(encode_frame(b"a") + encode_frame(b"b") + encode_frame(b"c")[:3])
+        assert transport.written == [b"".join(encode_frame(x) for x in (b"a-1", b"a-2", b"b-1", b"b-2"))]
+        channel.data_received(encode_frame(b"c")[3:])
+        assert transport.written[1:] == [encode_frame(b"c-1") + encode_frame(b"c-2")]
+        assert channel.send_pdu(b"later")  # outside a chunk: written at once
+        assert transport.written[-1] == encode_frame(b"later")
+        assert channel.counters.pdus_sent == 7
+        channel.data_received(encode_frame(b"bye") + encode_frame(b"ignored"))
+        assert transport.written[-1] == encode_frame(b"bye-1") + encode_frame(b"bye-2")  # before the close
+        assert handler.pdus == [b"a", b"b", b"c", b"bye"]
+
+    run_async(main())
+
+
 # ---------------------------------------------------------------------------------------- backoff
 
 
