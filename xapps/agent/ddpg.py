@@ -297,11 +297,11 @@ class DDPG:
             if explore:
                 action = (action + self.noise.sample()).clamp_(-1.0, 1.0)
         self.num_explore_acts += int(explore)
-        if mask is not None:
-            mask_t = torch.as_tensor(np.asarray(mask, dtype=bool))
-            if mask_t.shape != (self.act_dim,):
-                raise ValueError(f"mask shape {tuple(mask_t.shape)}, expected ({self.act_dim},)")
-            action = mask_action(action, mask_t)
+        if mask is not None:  # mask_action, on the NumPy side (the same float32 values)
+            mask_a = np.asarray(mask, dtype=bool)
+            if mask_a.shape != (self.act_dim,):
+                raise ValueError(f"mask shape {mask_a.shape}, expected ({self.act_dim},)")
+            return np.where(mask_a, action.numpy(), np.float32(MASK_FILL))
         return action.numpy()
 
     def store(

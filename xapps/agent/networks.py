@@ -40,6 +40,9 @@ class Actor(nn.Sequential):
     def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int], activation: Activation) -> None:
         super().__init__(*mlp(obs_dim, hidden, act_dim, activation), nn.Tanh())
 
+    def forward(self, input: Tensor) -> Tensor:
+        return _layers_forward(self, input)
+
 
 class Critic(nn.Sequential):
     """Action value Q(s, a): concatenated (observation, action) → scalar, shape (batch,)."""
@@ -48,7 +51,16 @@ class Critic(nn.Sequential):
         super().__init__(*mlp(obs_dim + act_dim, hidden, 1, activation))
 
     def forward(self, obs: Tensor, action: Tensor) -> Tensor:  # type: ignore[override]
-        return super().forward(torch.cat([obs, action], dim=-1)).squeeze(-1)
+        return _layers_forward(self, torch.cat([obs, action], dim=-1)).squeeze(-1)
+
+
+def _layers_forward(layers: nn.Sequential, x: Tensor) -> Tensor:
+    """``nn.Sequential.forward`` calling each layer's ``forward`` directly: the same operations
+    without ``Module.__call__``'s per-layer bookkeeping (hooks, of which these layers have none)
+    — a quarter of a batch-1 actor's time on CPU."""
+    for layer in layers._modules.values():
+        x = layer.forward(x)
+    return x
 
 
 @torch.no_grad()
