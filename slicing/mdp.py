@@ -179,6 +179,7 @@ class SlicingMdp:
         self._alloc_val = np.zeros(0)  # their allocation in RBs (share × slice RBs)
         self.last_qos: WindowQos | None = None
         self.last_high_qos: WindowQos | None = None
+        self._ratio_of: tuple[tuple[Any, ...], NDArray[np.int64]] | None = None  # shares -> ratios
 
     # ------------------------------------------------------------------ API
     @property
@@ -212,7 +213,7 @@ class SlicingMdp:
             if a.shape != (self.n_du, _L) or not np.isfinite(a).all():
                 raise ValueError(f"slice_shares: expected finite ({self.n_du}, {_L}), got {a.shape}")
             self.shares = action_to_shares(a)
-        ratio = ControlPlan.slice_ratio_of(slice_rbs_of(self.shares, k), k)
+        ratio = self._slice_ratio(k)
         w = self._window
         if action.ue_action is None:
             e = np.zeros(0, np.int64)
@@ -223,6 +224,14 @@ class SlicingMdp:
         budget = quota_rbs(ratio, k).astype(np.float64).ravel()[w.seg]
         self._remember_alloc(ue_ratio / 100.0 * budget)
         return ControlPlan(ratio, w.ue_id.copy(), w.du.copy(), w.slice.copy(), ue_ratio)
+
+    def _slice_ratio(self, k: int) -> NDArray[np.int64]:
+        """The slice ratios of the shares in force: computed when the shares change (the high
+        level acts every ``high_period_steps``), reused in between (the same numbers)."""
+        key = (self.shares.dtype.str, self.shares.shape, self.shares.tobytes())
+        if self._ratio_of is None or self._ratio_of[0] != key:
+            self._ratio_of = (key, ControlPlan.slice_ratio_of(slice_rbs_of(self.shares, k), k))
+        return self._ratio_of[1].copy()
 
     def ue_shares(self, ue_action: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
         """(N,) each window UE's softmax share of its slice from the slot actions (0 unslotted)."""
