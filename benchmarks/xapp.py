@@ -58,7 +58,7 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 async def _phase(args: argparse.Namespace, learn: str) -> dict[str, Any]:
-    from metahrl.xapp_setup import build_service
+    from metahrl.xapp_setup import build_service, freeze_gc
     from xapps.service.settings import XappSettings
 
     settings = XappSettings.model_validate(
@@ -82,6 +82,7 @@ async def _phase(args: argparse.Namespace, learn: str) -> dict[str, Any]:
             e2, ric_port = OscE2(info.xapp_settings(), MemorySdl()), info.e2_port
         bundle = build_service(settings, e2=e2)
         service = bundle.service
+        await freeze_gc()  # as `metahrl xapp` does
         await service.start()
         return await _measure(args, service, ric_port or service.e2.port)  # type: ignore[attr-defined]
     raise AssertionError("unreachable")

@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _main(settings: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from metahrl.xapp_setup import build_service
+    from metahrl.xapp_setup import build_service, freeze_gc
     from xapps.service.http import Heartbeat, create_app, serve
 
     bundle = build_service(settings)
@@ -162,6 +162,7 @@ async def _main(settings: Any, args: argparse.Namespace) -> dict[str, Any]:
             service.e2.use_http_port(bound)
         _log.info("HTTP API on %s:%d", settings.http.host, bound)
     try:
+        await freeze_gc()
         await service.start()
         port = getattr(service.e2, "port", None)
         _log.info(

@@ -7,6 +7,8 @@ scratch agent's sizes from a training config, an ``--init`` checkpoint from ``me
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from e2sim.scenario import load_scenario
 from experiments.checkpoint import load_training_checkpoint
 from experiments.config import TrainConfig, load_train_config
 from experiments.train import agent_config_for
+from ric.e2sm_common import preload_service_models
 from ric.server import RicConfig
 from ric.transport import TransportConfig, TransportKind
 from slicing import MdpConfig
@@ -35,7 +38,7 @@ from xapps.service.metrics import XappMetrics
 from xapps.service.settings import XappSettings
 from xapps.service.state import CheckpointStore
 
-__all__ = ["XappBundle", "build_service", "make_e2"]
+__all__ = ["XappBundle", "build_service", "freeze_gc", "make_e2"]
 
 _log = logging.getLogger("metahrl.xapp")
 
@@ -190,3 +193,14 @@ def _actors(settings: XappSettings, agents: dict[int, HierarchicalAgent]) -> dic
             ddpg.num_explore_acts = agent.agents()[name].num_explore_acts
         out[du] = twin
     return out
+
+
+async def freeze_gc() -> None:
+    """Compile the E2SM codecs (in a worker thread), then move everything alive (agents,
+    codecs) out of the cyclic GC's reach, as ``metahrl e2sim`` does. Call it once the service
+    is built, before it starts: the per-decision garbage still triggers young collections, but
+    the full ones no longer walk the whole heap (at 7 DUs they cost ~0.15 ms of CPU per
+    decision, in pauses of tens of ms), and no first E2 Setup compiles the codecs on the loop."""
+    await asyncio.to_thread(preload_service_models)
+    gc.collect()
+    gc.freeze()
