@@ -255,8 +255,31 @@ def _decode_fast(data: bytes) -> E2apMessage:
     return RicControlAcknowledge(rid, fid, cpid, outcome)
 
 
+@cache
+def _ack_template() -> bytes:
+    """A RIC Control Acknowledge without the optional IEs; only the request ID (octets 12-15)
+    and the RAN function ID (octets 20-21) differ between two of them."""
+    return _encode_fast(RicControlAcknowledge(RicRequestId(0, 0), 0))
+
+
+def _decode_plain_ack(data: bytes) -> RicControlAcknowledge | None:
+    """The acknowledge an E2 node sends for every control, recognised by its fixed octets."""
+    tpl = _ack_template()
+    if len(data) != len(tpl) or data[:12] != tpl[:12] or data[16:20] != tpl[16:20]:
+        return None
+    function = data[20] << 8 | data[21]
+    if function > 4095:  # out of range: the general path reports it
+        return None
+    rid = RicRequestId(data[12] << 8 | data[13], data[14] << 8 | data[15])
+    return RicControlAcknowledge(rid, function)
+
+
 def decode(data: bytes) -> E2apMessage:
     """Decode one E2AP-PDU (same values and errors as :func:`ric.e2ap.decode_e2ap`)."""
+    if len(data) == 22 and data[0] == _OK and _enabled():
+        ack = _decode_plain_ack(data)
+        if ack is not None:
+            return ack
     if len(data) > 4 and _enabled():
         try:
             return _decode_fast(data)

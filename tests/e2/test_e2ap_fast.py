@@ -99,3 +99,12 @@ def test_other_messages_go_through_pycrate() -> None:
     message = e2ap.ErrorIndication(cause=CauseMisc.UNSPECIFIED)
     data = fast.encode(message)
     assert data == e2ap.encode_e2ap(message) and fast.decode(data) == message
+
+
+@settings(max_examples=100, deadline=None)
+@given(request_ids, functions)
+def test_plain_acknowledges_are_read_from_their_fixed_octets(rid: RicRequestId, function: int) -> None:
+    message = RicControlAcknowledge(rid, function)
+    data = e2ap.encode_e2ap(message)
+    assert fast._decode_plain_ack(data) == message == fast.decode(data)
+    assert fast._decode_plain_ack(data[:20] + b"\x10\x00") is None  # RAN function 4096
