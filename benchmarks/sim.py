@@ -5,6 +5,12 @@ Cases (each in a fresh child process pinned to one core, BLAS/OpenMP threads = 1
 - ``kernel``: the bare reference — preallocated float32 arrays; per TTI one Rayleigh |h|² draw for
   every (RU, UE, RB), SINR with interference from every other RU, Shannon rate. No traffic,
   scheduling, queues or KPIs. Paper shape: 7 RUs × 210 UEs × 100 RBs (147k draws per TTI).
+- ``sched_kernel`` / ``large_sched_kernel``: the bare reference of scheduled-links mode (issue
+  16) on the paper shape and at 30 DUs × 200 UEs — every 10 TTIs UEs move and the float64 path
+  gains are recomputed (the simulator's mobility update); per TTI one float32 Rayleigh |h|²
+  block draw for every (RU, DU, RB) used link (every RB of every DU in use), the received powers
+  gathered from the gains of each RB's owner, SINR with interference from every other RU,
+  Shannon rate, bits summed per UE. No traffic, allocation, queues or KPIs.
 - ``paper_full``: the simulator on the paper scenario, full per-(RU, UE, RB) fading, equal split
   with proportional-fair scheduling, traffic, queues and counters.
 - ``paper_scheduled``: the same with fading drawn only on scheduled links.
@@ -14,7 +20,10 @@ Cases (each in a fresh child process pinned to one core, BLAS/OpenMP threads = 1
   steps/s, alternating in one process; ``gym_view_ratio_to_core`` (issue 15: ≥ 0.8, views stay thin).
 
 Targets (issue 2): paper_full ≥ 700 TTI/s and ≥ 0.7× the kernel; paper_scheduled ≥ 4,000 TTI/s;
-large_scheduled ≥ 100 TTI/s with peak memory ≤ 2 GB. For scale: mobile-env (no fading,
+large_scheduled ≥ 100 TTI/s with peak memory ≤ 2 GB. Issue 16: paper_scheduled ≥ 0.7× the
+scheduled-links kernel (``paper_scheduled_ratio_to_sched_kernel``) and large_scheduled ≥ 0.7×
+the 30 × 200 one (``large_scheduled_ratio_to_sched_kernel``), as close to 1,000 TTI/s as that
+floor allows. For scale: mobile-env (no fading,
 interference or RBs) runs about 9 steps/s at 7 cells × 210 UEs on these machines.
 """
 
@@ -33,7 +42,15 @@ import numpy as np
 
 __all__ = ["add_arguments", "run"]
 
-CASES = ("kernel", "paper_full", "paper_scheduled", "large_scheduled", "gym_view")
+CASES = (
+    "kernel",
+    "sched_kernel",
+    "large_sched_kernel",
+    "paper_full",
+    "paper_scheduled",
+    "large_scheduled",
+    "gym_view",
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -67,6 +84,50 @@ def _kernel(ttis: int, repeats: int) -> float:
             sinr += noise
             np.divide(sig, sinr, out=sinr)
             np.log2(1.0 + sinr, out=sinr)
+        best = max(best, ttis / (time.perf_counter() - t0))
+    return best
+
+
+def _sched_kernel(scenario_name: str, ttis: int, repeats: int) -> float:
+    """The bare scheduled-links kernel (see the module docstring) on a scenario's geometry."""
+    from e2sim.core import Simulator
+    from e2sim.scenario import load_scenario
+
+    sim = Simulator(load_scenario(scenario_name), seed=0)  # only for its sites, UEs and constants
+    r = sim.radio
+    n_du, n, k = sim.n_du, sim.n_ues, sim.n_rbs
+    sites, pos = sim.sites, sim.positions.copy()
+    rng = np.random.default_rng(0)
+    heading = rng.uniform(0, 2 * np.pi, n)
+    step = sim.ues.speed_mps * r.mobility_update_ttis * r.tti_s
+    gain = np.zeros((n_du, n + 1), np.float32)
+    # Every RB of every DU in use, its UEs taking turns (the fully loaded network).
+    owner = np.stack([np.resize(np.flatnonzero(sim.serving == p), k) for p in range(n_du)])
+    rx = np.empty((n_du, n_du, k), np.float32)
+    noise = np.float32(10.0 ** (r.noise_per_rb_dbm / 10.0))
+    unit = np.float32(r.rb_bandwidth_hz * r.tti_s)
+    block = max(1, min(64, 2_000_000 // (n_du * n_du * k)))
+    h = np.empty((0, n_du, n_du, k), np.float32)
+    best = 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for t in range(ttis):
+            if t % r.mobility_update_ttis == 0:
+                pos[:, 0] += step * np.cos(heading)
+                pos[:, 1] += step * np.sin(heading)
+                d = np.hypot(sites[:, 0:1] - pos[None, :, 0], sites[:, 1:2] - pos[None, :, 1])
+                pl = r.pathloss_ref_db + 10.0 * r.pathloss_exponent * np.log10(
+                    np.maximum(d, r.min_distance_m) / 1000.0
+                )
+                gain[:, :-1] = 10.0 ** ((r.rb_power_dbm - pl) / 10.0)
+            if t % block == 0:
+                h = rng.standard_exponential((block, n_du, n_du, k), dtype=np.float32)
+            np.multiply(gain[:, owner], h[t % block], out=rx)
+            diag = rx.reshape(n_du * n_du, -1)[:: n_du + 1]
+            signal = diag.copy()
+            sinr = signal / (rx.sum(axis=0) - signal + noise)
+            bits = np.log2(np.float32(1.0) + sinr) * unit
+            np.bincount(owner.ravel(), weights=bits.ravel(), minlength=n)
         best = max(best, ttis / (time.perf_counter() - t0))
     return best
 
@@ -119,6 +180,10 @@ def _child(case: str, ttis: int, large_ttis: int, repeats: int) -> dict[str, flo
         return _gym_view(max(ttis // 10, 100), repeats)
     if case == "kernel":
         return {"tti_per_s": _kernel(ttis, repeats)}
+    if case == "sched_kernel":
+        return {"tti_per_s": _sched_kernel("paper", ttis, repeats)}
+    if case == "large_sched_kernel":
+        return {"tti_per_s": _sched_kernel("large", large_ttis, repeats)}
     if case == "large_scheduled":
         rate = _simulator("large", "scheduled", large_ttis, repeats)
     else:
@@ -159,15 +224,22 @@ def run(args: argparse.Namespace) -> int:
             print(f"running {case} …", file=sys.stderr, flush=True)
         res[case] = _spawn(case, args)
     kernel = res["kernel"]["tti_per_s"]
+    sched = res["sched_kernel"]["tti_per_s"]
+    large_sched = res["large_sched_kernel"]["tti_per_s"]
     out: dict[str, Any] = {
         "kernel_tti_per_s": round(kernel, 1),
         "paper_full_tti_per_s": round(res["paper_full"]["tti_per_s"], 1),
         "paper_full_ratio_to_kernel": round(res["paper_full"]["tti_per_s"] / kernel, 3),
         "paper_scheduled_tti_per_s": round(res["paper_scheduled"]["tti_per_s"], 1),
         "paper_scheduled_ratio_to_kernel": round(res["paper_scheduled"]["tti_per_s"] / kernel, 3),
+        "sched_kernel_tti_per_s": round(sched, 1),
+        "paper_scheduled_ratio_to_sched_kernel": round(res["paper_scheduled"]["tti_per_s"] / sched, 3),
         "paper_full_peak_mem_mb": round(res["paper_full"]["peak_mem_mb"], 1),
         "large_scheduled_tti_per_s": round(res["large_scheduled"]["tti_per_s"], 1),
         "large_peak_mem_mb": round(res["large_scheduled"]["peak_mem_mb"], 1),
+        "large_sched_kernel_tti_per_s": round(large_sched, 1),
+        "large_scheduled_ratio_to_sched_kernel": round(res["large_scheduled"]["tti_per_s"] / large_sched, 3),
+        "large_scheduled_realtime_factor": round(res["large_scheduled"]["tti_per_s"] / 1000.0, 3),
         "core_env_steps_per_s": round(res["gym_view"]["core_steps_per_s"], 1),
         "gym_view_steps_per_s": round(res["gym_view"]["view_steps_per_s"], 1),
         "gym_view_ratio_to_core": round(
@@ -188,8 +260,17 @@ def run(args: argparse.Namespace) -> int:
         f"{out['paper_scheduled_ratio_to_kernel']:.2f}× kernel   (target ≥ 4000)"
     )
     print(
+        f"bare scheduled-links kernel (paper):      {sched:10.1f} TTI/s   (reference)\n"
+        f"  paper, scheduled-links is {out['paper_scheduled_ratio_to_sched_kernel']:.2f}× it (target ≥ 0.7×)"
+    )
+    print(
         f"30 DUs × 200 UEs, scheduled-links:        {out['large_scheduled_tti_per_s']:10.1f} TTI/s   "
         f"peak RSS {out['large_peak_mem_mb']:.0f} MB   (target ≥ 100 TTI/s, ≤ 2048 MB)"
+    )
+    print(
+        f"bare scheduled-links kernel (30 × 200):   {large_sched:10.1f} TTI/s   (reference)\n"
+        f"  30 × 200 is {out['large_scheduled_ratio_to_sched_kernel']:.2f}× it (target ≥ 0.7×), "
+        f"{out['large_scheduled_realtime_factor']:.2f}× real time (1,000 TTI/s)"
     )
     print(
         f"Gymnasium view SliceSplit-v0 (paper):     {out['gym_view_steps_per_s']:10.1f} steps/s "

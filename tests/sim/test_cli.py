@@ -91,5 +91,9 @@ def test_bench_sim_smoke() -> None:
         "paper_scheduled_tti_per_s",
         "large_scheduled_tti_per_s",
         "large_peak_mem_mb",
+        "sched_kernel_tti_per_s",
+        "paper_scheduled_ratio_to_sched_kernel",
+        "large_sched_kernel_tti_per_s",
+        "large_scheduled_ratio_to_sched_kernel",
     ):
         assert res[key] > 0
