@@ -133,6 +133,7 @@ class Simulator:
         self._traffic_scale = np.ones(n)
         self._cbr_idx = np.flatnonzero(self.ues.cbr_bits_per_tti > 0)
         self._pois_idx = np.flatnonzero(self.ues.poisson_per_tti > 0)
+        self._refresh_traffic()
 
         # Association and gains.
         self.du_active = np.ones(self.n_du, bool)
@@ -178,6 +179,7 @@ class Simulator:
     def __setstate__(self, state: dict[str, object]) -> None:
         """Unpickle, filling controls added after the pickle was written (older checkpoints)."""
         self.__dict__.update(state)
+        self._refresh_traffic()
         if "ue_share" not in state:
             self.ue_share = np.zeros(self.n_ues, np.float64)
             self.weighted = np.zeros((self.n_du, _N_SLICES), bool)
@@ -445,6 +447,7 @@ class Simulator:
             if ev.kind == "traffic_scale":
                 assert ev.factor is not None
                 self._traffic_scale[np.isin(self.ues.home_du, dus)] = ev.factor
+                self._refresh_traffic()
             else:
                 self.du_active[dus] = ev.kind == "du_on"
                 if not self.du_active.any():
@@ -468,35 +471,44 @@ class Simulator:
         self.t += 1
 
     # ------------------------------------------------------------------ traffic
+    def _refresh_traffic(self) -> None:
+        """Per-TTI arrival parameters of the CBR and Poisson UEs under the traffic scale in force
+        (recomputed when a ``traffic_scale`` event changes it)."""
+        u, ci, pi = self.ues, self._cbr_idx, self._pois_idx
+        self._cbr_pkt = u.packet_bits[ci]
+        self._cbr_inc = u.cbr_bits_per_tti[ci] * self._traffic_scale[ci]
+        self._pois_lam = u.poisson_per_tti[pi] * self._traffic_scale[pi]
+
     def _arrivals(self) -> None:
-        n = self.n_ues
-        k = np.zeros(n, np.int64)
-        u = self.ues
+        k = np.zeros(self.n_ues, np.int64)
         ci = self._cbr_idx
         if ci.size:
-            acc = self._cbr_acc[ci] + u.cbr_bits_per_tti[ci] * self._traffic_scale[ci]
-            kc = np.floor(acc / u.packet_bits[ci]).astype(np.int64)
-            self._cbr_acc[ci] = acc - kc * u.packet_bits[ci]
+            pkt = self._cbr_pkt
+            acc = self._cbr_acc[ci] + self._cbr_inc
+            kc = np.floor(acc / pkt).astype(np.int64)
+            self._cbr_acc[ci] = acc - kc * pkt
             k[ci] = kc
-        pi = self._pois_idx
-        if pi.size:
-            k[pi] = self._rng_traffic.poisson(u.poisson_per_tti[pi] * self._traffic_scale[pi])
-        idx = np.flatnonzero(k)
+        if self._pois_idx.size:
+            k[self._pois_idx] = self._rng_traffic.poisson(self._pois_lam)
+        idx = k.nonzero()[0]
         if not idx.size:
             return
-        self.counters.arrived_bits[idx] += k[idx] * u.packet_bits[idx]
+        self.counters.arrived_bits += k * self.ues.packet_bits  # + 0.0 where nothing arrived
         q = self.radio.queue_packets
         kk = k[idx]
+        sub = idx
         for j in range(int(kk.max())):
-            sub = idx[kk > j]
+            if j:
+                sub = idx[kk > j]
             full = self._q_len[sub] >= q
             if full.any():
                 self.counters.dropped_overflow[sub[full]] += 1
                 sub = sub[~full]
             slot = (self._q_head[sub] + self._q_len[sub]) % q
             self._q_arr[sub, slot] = self.t
-            self._in_cum[sub] += self.t
-            self._q_cum[sub, slot] = self._in_cum[sub]
+            cum = self._in_cum[sub] + self.t
+            self._in_cum[sub] = cum
+            self._q_cum[sub, slot] = cum
             self._q_len[sub] += 1
 
     # ------------------------------------------------------------------ allocation
@@ -544,20 +556,28 @@ class Simulator:
         self, mask_o: NDArray[np.bool_], queued_o: NDArray[np.float64], quota: NDArray[np.int64]
     ) -> NDArray[np.int64]:
         """Buffer-aware proportional fair: UEs in decreasing order of r̂/R̄ each take the RBs their
-        queue needs (with a 25 % margin for fading) until the slice quota is used up."""
-        order = self._order
-        rate = np.maximum(self.rate_est[order], 1.0)
-        metric = rate / np.maximum(self.avg_thr[order], 1.0)
-        demand = np.where(mask_o, np.ceil(1.25 * queued_o / rate), 0).astype(np.int64)
-        # Sort within segments by decreasing metric (segments stay in place: keys are seg-major).
-        perm = np.lexsort((-metric, self._seg_o))
+        queue needs (with a 25 % margin for fading) until the slice quota is used up.
+
+        Only the masked UEs are sorted (the others ask for nothing, so they change no one's
+        share); ``mask_o`` is in segment order, so they stay grouped by segment."""
+        out = np.zeros(len(mask_o), np.int64)
+        act = np.flatnonzero(mask_o)
+        if not act.size:
+            return out
+        ue = self._order[act]
+        rate = np.maximum(self.rate_est[ue], 1.0)
+        metric = rate / np.maximum(self.avg_thr[ue], 1.0)
+        demand = np.ceil(1.25 * queued_o[act] / rate).astype(np.int64)
+        seg = self._seg_o[act]
+        # Within segments by decreasing metric (segments stay in place: keys are seg-major).
+        perm = np.lexsort((-metric, seg))
         d_p = demand[perm]
-        seg_p = self._seg_o[perm]
-        cs = np.concatenate(([0], np.cumsum(d_p)))
-        before = cs[:-1] - cs[self._seg_start][seg_p]
-        grant_p = np.clip(quota[seg_p] - before, 0, d_p)
-        out = np.empty_like(grant_p)
-        out[perm] = grant_p
+        seg_p = seg[perm]
+        cs = np.cumsum(d_p)
+        before = cs - d_p
+        start = np.searchsorted(seg_p, seg_p)  # first position of each UE's segment
+        before -= before[start]
+        out[act[perm]] = np.clip(quota[seg_p] - before, 0, d_p)
         return out
 
     def _weighted(self, mask_o: NDArray[np.bool_], quota: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -690,12 +710,14 @@ class Simulator:
         self._drop_expired(now)
 
     def _drop_expired(self, now: int) -> None:
-        """Drop head-of-line packets that can no longer meet their deadline."""
+        """Drop head-of-line packets that can no longer meet their deadline (only a UE that has
+        just dropped one can have another to drop)."""
         q = self.radio.queue_packets
-        n_idx = np.arange(self.n_ues)
-        while True:
-            age = now - self._q_arr[n_idx, self._q_head]
-            idx = np.flatnonzero((self._q_len > 0) & (age >= self.ues.deadline_ttis))
+        cand = np.flatnonzero(self._q_len)
+        deadline = self.ues.deadline_ttis
+        while cand.size:
+            age = now - self._q_arr[cand, self._q_head[cand]]
+            idx = cand[age >= deadline[cand]]
             if not idx.size:
                 return
             head = self._q_head[idx]
@@ -704,6 +726,7 @@ class Simulator:
             self._q_len[idx] -= 1
             self._head_sent[idx] = 0.0
             self.counters.dropped_deadline[idx] += 1
+            cand = idx[self._q_len[idx] > 0]
 
     # ------------------------------------------------------------------ introspection
     @property
