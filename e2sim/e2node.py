@@ -275,33 +275,65 @@ def _report_action(
 
 
 def _ue_columns(
-    w: WindowCounters, kw: KpiWindow, ues: NDArray[np.int64], tti_ms: float
-) -> dict[str, list[kpm.MeasRecord]]:
-    """Per-UE measurement values (see the module docstring and :mod:`slicing.measurements`).
+    names: Sequence[str], w: WindowCounters, kw: KpiWindow, ues: NDArray[np.int64], tti_ms: float
+) -> list[NDArray[np.generic]]:
+    """Per-UE values of the measurements ``names`` (see the module docstring and
+    :mod:`slicing.measurements`): an integer column is sent as INTEGER records, a float column
+    as REAL ones, an object column holds ``None`` (noValue) where there is no value.
     ``kw`` is the DU's KPI window; ``ues`` index both it and ``w`` (simulator UE indices)."""
-    window_ms = max(w.ttis, 1) * tti_ms  # bits per ms = kbit/s
-    pkts = w.delivered_packets[ues]
+    return [_UE_COLUMNS[name](_UeColumnInputs(w, kw, ues, tti_ms)) for name in names]
+
+
+@dataclass(frozen=True)
+class _UeColumnInputs:
+    w: WindowCounters
+    kw: KpiWindow
+    ues: NDArray[np.int64]
+    tti_ms: float
+
+    @property
+    def window_ms(self) -> float:
+        return max(self.w.ttis, 1) * self.tti_ms  # bits per ms = kbit/s
+
+    def slice_cells(self, per_slice: NDArray[np.float64]) -> NDArray[np.float64]:
+        """A (DU, slice) figure at each UE's DU and slice."""
+        return per_slice[self.kw.du[self.ues], self.kw.slice[self.ues]]
+
+
+def _sdu_delay(c: _UeColumnInputs) -> NDArray[np.generic]:
+    pkts = c.w.delivered_packets[c.ues]
+    delay = np.divide(c.w.latency_sum_ms[c.ues] * 10.0, pkts, out=np.zeros(len(c.ues)), where=pkts > 0)
+    if (pkts > 0).all():
+        return delay
+    return np.array([float(d) if p else None for d, p in zip(delay, pkts, strict=True)], dtype=object)
+
+
+def _drop_rate(c: _UeColumnInputs) -> NDArray[np.float64]:
+    w, ues = c.w, c.ues
     dropped = w.dropped_deadline[ues] + w.dropped_overflow[ues]
-    delay = np.divide(w.latency_sum_ms[ues] * 10.0, pkts, out=np.zeros(len(ues)), where=pkts > 0)
-    total = pkts + dropped
-    drop = np.divide(dropped, total, out=np.zeros(len(ues)), where=total > 0)
-    seg = kw.slice[ues]
-    du = kw.du[ues]
-    return {
-        kpm.DRB_UE_THP_DL.name: [int(x) for x in np.rint(w.delivered_bits[ues] / window_ms)],
-        kpm.DRB_RLC_SDU_DELAY_DL.name: [float(d) if p else None for d, p in zip(delay, pkts, strict=True)],
-        kpm.RRU_PRB_USED_DL.name: [int(x) for x in np.rint(w.rbs[ues] / max(w.ttis, 1))],
-        kpm.RRU_PRB_AVAIL_DL.name: [int(x) for x in np.rint(kw.slice_prb_quota[du, seg])],
-        kpm.DRB_RLC_PACKET_DROP_RATE_DL.name: [float(x) for x in drop],
-        meas.DELIVERED: [float(x) for x in kw.delivered_kbit[ues]],
-        meas.ARRIVED: [float(x) for x in arrived_wire_of(w)[ues]],
-        meas.DELAY_MAX: [float(x) for x in delay_wire_of(w)[ues]],
-        meas.DEADLINE_DROPS: [int(x) for x in kw.deadline_drops[ues]],
-        meas.BUFFER: [float(x) for x in kw.buffer_kbit[ues]],
-        meas.RATE_PER_PRB: [float(x) for x in kw.rate_per_prb_kbps[ues]],
-        meas.CONN_MEAN: [1] * len(ues),
-        meas.PRB_OVER: [float(x) for x in kw.slice_prb_over[du, seg]],
-    }
+    total = w.delivered_packets[ues] + dropped
+    return np.divide(dropped, total, out=np.zeros(len(ues)), where=total > 0)
+
+
+def _rint(x: NDArray[np.float64]) -> NDArray[np.int64]:
+    return np.rint(x).astype(np.int64)
+
+
+_UE_COLUMNS: dict[str, Callable[[_UeColumnInputs], NDArray[np.generic]]] = {
+    kpm.DRB_UE_THP_DL.name: lambda c: _rint(c.w.delivered_bits[c.ues] / c.window_ms),
+    kpm.DRB_RLC_SDU_DELAY_DL.name: _sdu_delay,
+    kpm.RRU_PRB_USED_DL.name: lambda c: _rint(c.w.rbs[c.ues] / max(c.w.ttis, 1)),
+    kpm.RRU_PRB_AVAIL_DL.name: lambda c: _rint(c.slice_cells(c.kw.slice_prb_quota)),
+    kpm.DRB_RLC_PACKET_DROP_RATE_DL.name: _drop_rate,
+    meas.DELIVERED: lambda c: c.kw.delivered_kbit[c.ues].astype(np.float64),
+    meas.ARRIVED: lambda c: arrived_wire_of(c.w)[c.ues],
+    meas.DELAY_MAX: lambda c: delay_wire_of(c.w)[c.ues],
+    meas.DEADLINE_DROPS: lambda c: c.kw.deadline_drops[c.ues].astype(np.int64),
+    meas.BUFFER: lambda c: c.kw.buffer_kbit[c.ues].astype(np.float64),
+    meas.RATE_PER_PRB: lambda c: c.kw.rate_per_prb_kbps[c.ues].astype(np.float64),
+    meas.CONN_MEAN: lambda c: np.ones(len(c.ues), np.int64),
+    meas.PRB_OVER: lambda c: c.slice_cells(c.kw.slice_prb_over).astype(np.float64),
+}
 
 
 def _node_value(
@@ -579,10 +611,20 @@ class DuNode:
             raise _Refused(CauseRicRequest.CONTROL_FAILED_TO_EXECUTE, str(exc)) from exc
 
     # ------------------------------------------------------------------ reports
-    def absorb(self, w: WindowCounters) -> None:
-        """Add a collected simulator window to every subscription's pending window."""
+    def absorb(self, w: WindowCounters, merges: dict[int, WindowCounters] | None = None) -> None:
+        """Add a collected simulator window to every subscription's pending window.
+
+        ``merges`` (id of a pending window → it merged with ``w``), shared by the nodes
+        absorbing the same ``w``, merges a pending window held by many subscriptions once."""
+        merges = {} if merges is None else merges
         for sub in self.subscriptions.values():
-            sub.window = w if sub.window is None else sub.window.merged(w)
+            if sub.window is None:
+                sub.window = w
+                continue
+            merged = merges.get(id(sub.window))
+            if merged is None:
+                merged = merges[id(sub.window)] = sub.window.merged(w)
+            sub.window = merged
 
     def next_due(self) -> float:
         return min((s.next_due for s in self.subscriptions.values()), default=math.inf)
@@ -626,10 +668,7 @@ class DuNode:
             vendor_name="oran-metahrl",
         )
         sn = client.send_indication(
-            sub.request_id,
-            action.action_id,
-            kpm.encode_indication_header(header),
-            kpm.encode_indication_message(message),
+            sub.request_id, action.action_id, kpm.encode_indication_header(header), message
         )
         if sn is not None:
             self.counters.indications += 1
@@ -639,32 +678,25 @@ class DuNode:
     def _served(self, w: WindowCounters) -> NDArray[np.int64]:
         return np.flatnonzero(w.serving == self.du)
 
-    def _ue_report(
-        self, action: _ReportAction, w: WindowCounters, period_ms: int
-    ) -> kpm.KpmIndicationMessage | None:
+    def _ue_report(self, action: _ReportAction, w: WindowCounters, period_ms: int) -> bytes | None:
+        """The encoded UE-level report (format 1 for style 2, else format 3), None if no UE
+        of this DU matches."""
         served = self._served(w)
         assert action.ue_filter is not None
         ues = served[action.ue_filter(served)]
         if not len(ues):
             return None
-        cols = _ue_columns(w, kpi_window(w, self.sim), ues, self.sim.radio.tti_ms)
-        rows = list(zip(*(cols[n] for n in action.names), strict=True))
-        reports = tuple(
-            kpm.UeMeasReport(
-                ue_id(int(u)),
-                kpm.KpmIndicationFormat1((kpm.MeasDataItem(tuple(r)),), action.infos, period_ms),
-            )
-            for u, r in zip(ues, rows, strict=True)
-        )
-        if action.style == 2:
-            return reports[0].report
-        return kpm.KpmIndicationFormat3(reports)
+        cols = _ue_columns(action.names, w, self.runner.kpi_window_of(w), ues, self.sim.radio.tti_ms)
+        if action.style != 2:
+            ids = ues + ue_id(0).cu_ue_f1ap_id  # ric.ids.ue_id, for every UE at once
+            return kpm.encode_ue_reports(ids, cols, action.infos, period_ms)
+        records = tuple(c.tolist()[0] for c in cols)
+        report = kpm.KpmIndicationFormat1((kpm.MeasDataItem(records),), action.infos, period_ms)
+        return kpm.encode_indication_message(report)
 
-    def _node_report(
-        self, action: _ReportAction, w: WindowCounters, period_ms: int
-    ) -> kpm.KpmIndicationMessage:
+    def _node_report(self, action: _ReportAction, w: WindowCounters, period_ms: int) -> bytes:
         served = self._served(w)
-        kw = kpi_window(w, self.sim)
+        kw = self.runner.kpi_window_of(w)
         ue_slice = self.sim.ues.slice[served]
         records: list[kpm.MeasRecord] = []
         columns = iter(action.slice_columns)
@@ -677,7 +709,8 @@ class DuNode:
                     records.append(int(self.sim.n_rbs * self.sim.du_active[self.du]))
                     continue
                 records.append(_node_value(info.name, w, kw, ues, s, self.du, tti_ms))
-        return kpm.KpmIndicationFormat1((kpm.MeasDataItem(tuple(records)),), action.infos, period_ms)
+        message = kpm.KpmIndicationFormat1((kpm.MeasDataItem(tuple(records)),), action.infos, period_ms)
+        return kpm.encode_indication_message(message)
 
 
 # ---------------------------------------------------------------------------------------
@@ -801,6 +834,7 @@ class E2SimNodes:
         self._stop = asyncio.Event()
         self._t0, self._wall0 = sim.t, clock()
         self._answered = asyncio.Event()  # lockstep: something the wait depends on changed
+        self._kpi_kept: tuple[WindowCounters, int, KpiWindow] | None = None
         self._lockstep_started = False
         self.lockstep_timeouts = 0
         self._joins = _pending("join_at_s", config.join_at_s, sim)
@@ -853,8 +887,20 @@ class E2SimNodes:
     def flush_window(self) -> None:
         """Collect the simulator's window so far into every active subscription."""
         w = self.sim.collect()
-        for node in self.nodes:
-            node.absorb(w)  # a node without subscriptions ignores it
+        merges: dict[int, WindowCounters] = {}  # keys: windows alive at the same time as the
+        for node in self.nodes:  # pending ones looked up, so an id never names two windows
+            node.absorb(w, merges)  # a node without subscriptions ignores it
+
+    def kpi_window_of(self, w: WindowCounters) -> KpiWindow:
+        """:func:`~e2sim.window.kpi_window` of ``w``, computed once for every DU reporting it
+        (kept while the simulator stands at the same TTI; a window of no TTI reads the quotas
+        in force, which a control may change between two DUs' reports, so it is not kept)."""
+        kept = self._kpi_kept
+        if kept is not None and kept[0] is w and kept[1] == self.sim.t:
+            return kept[2]
+        kw = kpi_window(w, self.sim)
+        self._kpi_kept = (w, self.sim.t, kw) if w.ttis else None
+        return kw
 
     def node_set_up(self, du: int) -> None:
         """A node's E2 Setup was accepted: a joining DU's radio goes on now."""

@@ -26,7 +26,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from ric import _asn1, _kpm_fast
 from ric._boundary import local_errors, peer_errors
@@ -34,6 +38,7 @@ from ric.cause import CauseRicRequest
 from ric.e2sm_common import (
     BitString,
     Cgi,
+    GnbDuUeId,
     RanFunctionName,
     Snssai,
     UeId,
@@ -98,6 +103,7 @@ __all__ = [
     "encode_indication_header",
     "encode_indication_message",
     "encode_ran_function_description",
+    "encode_ue_reports",
     "node_level_action",
     "ntp_timestamp",
     "ue_condition_action",
@@ -770,6 +776,27 @@ _HEADER_FIELDS = (
 
 
 def encode_indication_header(header: KpmIndicationHeader) -> bytes:
+    """Encode a header; all but the timestamp is encoded once per distinct rest and reused
+    (octets 1-8 hold the timestamp whatever the rest is: see :func:`decode_indication_header`)."""
+    rest = tuple(getattr(header, attr) for attr, _ in _HEADER_FIELDS)
+    template = _header_template(rest)
+    if template is None:
+        return _encode_header(header)
+    return template[:1] + header.collect_start_time.to_bytes(8, "big") + template[9:]
+
+
+@lru_cache(maxsize=256)
+def _header_template(rest: tuple[str | None, ...]) -> bytes | None:
+    """The header's octets with a zero timestamp, or None where the layout is not the fixed one."""
+    data = _encode_header(KpmIndicationHeader(0, *rest))
+    probe = _encode_header(KpmIndicationHeader((1 << 64) - 1, *rest))
+    fixed = len(data) >= 9 and not data[0] & 0xE0
+    if not fixed or probe != data[:1] + b"\xff" * 8 + data[9:]:
+        return None
+    return data
+
+
+def _encode_header(header: KpmIndicationHeader) -> bytes:
     with local_errors("E2SM-KPM indication header"):
         body: dict[str, Any] = {"colletStartTime": header.collect_start_time.to_bytes(8, "big")}
         for attr, key in _HEADER_FIELDS:
@@ -910,6 +937,30 @@ def encode_indication_message(message: KpmIndicationMessage) -> bytes:
             "indicationMessage-formats": ("indicationMessage-Format1", _indication_format1_to_asn(message))
         }
         return _asn1.encode("kpm", "E2SM-KPM-IndicationMessage", value)
+
+
+def encode_ue_reports(
+    ue_ids: NDArray[np.integer],
+    columns: Sequence[NDArray[np.generic]],
+    measurements: tuple[MeasInfo, ...],
+    granularity_ms: int,
+) -> bytes:
+    """APER-encode format 3 from measurement columns: UE ``GnbDuUeId(ue_ids[u])`` reports
+    ``columns[i][u]`` for ``measurements[i]`` (an integer column gives INTEGER records, a
+    float column REAL ones) with ``granularity_ms``. The same bytes as
+    :func:`encode_indication_message` of that typed message, packed for all UEs at once."""
+    fast = _kpm_fast.encode_format3_columns(ue_ids, columns, measurements, granularity_ms)
+    if fast is not None:
+        return fast
+    values = [c.tolist() for c in columns]
+    reports = tuple(
+        UeMeasReport(
+            GnbDuUeId(int(u)),
+            KpmIndicationFormat1((MeasDataItem(tuple(v[j] for v in values)),), measurements, granularity_ms),
+        )
+        for j, u in enumerate(np.asarray(ue_ids).tolist())
+    )
+    return encode_indication_message(KpmIndicationFormat3(reports))
 
 
 def decode_indication_message(data: bytes) -> KpmIndicationMessage:
