@@ -209,6 +209,9 @@ class RanFunctionRejected:
 
 
 _NAMED = (ComponentInterface.NG, ComponentInterface.S1)
+_PRINTABLE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
+"""The ASN.1 PrintableString alphabet (AMFName, MMEname). pycrate decodes other characters
+but cannot encode them, so a name echoed back in an acknowledge must be checked here."""
 _NUMBERED = (ComponentInterface.E1, ComponentInterface.F1, ComponentInterface.W1)
 
 
@@ -227,6 +230,9 @@ class E2NodeComponentId:
         if self.interface in _NAMED:
             if self.name is None or not 1 <= len(self.name) <= 150 or self.node_id is not None:
                 raise E2EncodeError(f"{self.interface.value} component ID needs a name (1..150)")
+            if not _PRINTABLE.issuperset(self.name):
+                bad = sorted(set(self.name) - _PRINTABLE)
+                raise E2EncodeError(f"{self.interface.value} component name: non-printable characters {bad}")
         elif self.interface in _NUMBERED:
             if self.node_id is None or self.name is not None:
                 raise E2EncodeError(f"{self.interface.value} component ID needs a node_id")
