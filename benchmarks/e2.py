@@ -41,11 +41,11 @@ import contextlib
 import json
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["MEASUREMENTS", "add_arguments", "run"]
+__all__ = ["MEASUREMENTS", "NodeSpec", "add_arguments", "run", "run_roundtrip", "ue_level_prbs"]
 
 KPM_UE30_TARGET_MS = 5.0
 
@@ -355,32 +355,60 @@ class _Probe:
             self.rtt_s.append(now - sent[0])
 
 
-def _node_process(port: int, events: Any, results: Any) -> None:
-    """Child process: the paper scenario's 7 E2 nodes in real time, instrumented."""
+@dataclass(frozen=True)
+class NodeSpec:
+    """What the E2 node child process runs (picklable: it crosses a spawn).
+
+    ``probe`` (a module-level function) runs in the child after the nodes stop, on the
+    simulator and the :class:`~e2sim.e2node.E2SimNodes`, and adds its figures to the results."""
+
+    scenario: str = "paper"
+    n_du: int | None = None  # None: the scenario's
+    fading: str = "scheduled"
+    probe: Callable[[Any, Any], dict[str, float]] | None = None
+
+
+def _spec_scenario(spec: NodeSpec) -> Any:
+    from importlib import resources
+
+    import yaml
+
+    from e2sim.scenario import load_scenario, scenario_from_dict
+
+    if spec.n_du is None:
+        sc = load_scenario(spec.scenario)
+    else:
+        name = f"{spec.scenario}.yaml"
+        raw = yaml.safe_load((resources.files("e2sim") / "scenarios" / name).read_text(encoding="utf-8"))
+        sc = scenario_from_dict({**raw, "n_du": spec.n_du}, name)
+    return sc.with_fading(spec.fading)
+
+
+def _node_process(port: int, events: Any, results: Any, spec: NodeSpec = NodeSpec()) -> None:
+    """Child process: the spec's E2 nodes in real time, instrumented."""
     import asyncio
     import logging
+    import resource
     import threading
 
-    from e2sim.config import RadioConfig
     from e2sim.core import Simulator
     from e2sim.e2node import E2SimConfig, E2SimNodes
-    from e2sim.scenario import load_scenario
 
     logging.basicConfig(level=logging.WARNING)
-    sc = load_scenario("paper")
-    radio = RadioConfig.model_validate({**sc.radio.model_dump(), "fading": "scheduled"})
-    sim = Simulator(sc.model_copy(update={"radio": radio}), seed=0)
+    sim = Simulator(_spec_scenario(spec), seed=0)
     probe = _Probe()
     cpu: dict[str, float] = {}
+    box: list[Any] = []
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         config = E2SimConfig(ric_port=port, realtime=True, progress_every_s=3600.0)
         nodes = E2SimNodes(sim, config, observer=probe)
+        box.append(nodes)
 
         def control() -> None:  # mp.Event -> the loop, from a helper thread
             events["measure"].wait()
-            loop.call_soon_threadsafe(_start, cpu, probe, sim)
+            loop.call_soon_threadsafe(_start, cpu, probe, sim, nodes)
             events["stop"].wait()
             loop.call_soon_threadsafe(_stop, cpu, probe, sim, nodes)
 
@@ -388,16 +416,30 @@ def _node_process(port: int, events: Any, results: Any) -> None:
         await nodes.run()
 
     asyncio.run(main())
-    results.put({**cpu, "rtt_s": probe.rtt_s, **{k: getattr(probe, k) for k in _PROBE_COUNTS}})
+    extra = spec.probe(sim, box[0]) if spec.probe is not None else {}
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    counts = {k: getattr(probe, k) for k in _PROBE_COUNTS}
+    results.put({**cpu, **extra, "peak_rss_mb": peak_mb, "rtt_s": probe.rtt_s, **counts})
 
 
 _PROBE_COUNTS = ("lost", "reordered", "unmatched", "indications", "controls")
 
 
-def _start(cpu: dict[str, float], probe: _Probe, sim: Any) -> None:
+def _dropped(nodes: Any) -> int:
+    return int(nodes.stats().get("indications_dropped", 0))
+
+
+def _start(cpu: dict[str, float], probe: _Probe, sim: Any, nodes: Any) -> None:
     _freeze_gc()
     probe.measuring = True
-    cpu.update(cpu0=time.process_time(), wall0=time.perf_counter(), t0=sim.t)
+    lag = nodes.lag_ttis() * sim.radio.tti_ms
+    cpu.update(
+        cpu0=time.process_time(),
+        wall0=time.perf_counter(),
+        t0=sim.t,
+        dropped0=_dropped(nodes),
+        lag_start_ms=lag,
+    )
 
 
 def _stop(cpu: dict[str, float], probe: _Probe, sim: Any, nodes: Any) -> None:
@@ -405,8 +447,10 @@ def _stop(cpu: dict[str, float], probe: _Probe, sim: Any, nodes: Any) -> None:
     wall = time.perf_counter() - cpu["wall0"]
     cpu.update(
         cpu_pct=100 * (time.process_time() - cpu["cpu0"]) / wall,
-        sim_s=(sim.t - cpu["t0"]) / 1000,
+        sim_s=(sim.t - cpu["t0"]) * sim.radio.tti_s,
         wall_s=wall,
+        indications_dropped=_dropped(nodes) - cpu["dropped0"],
+        lag_end_ms=nodes.lag_ttis() * sim.radio.tti_ms,
     )
     nodes.stop()
 
@@ -446,10 +490,21 @@ class _Gate:
     idle: Any = None
 
 
+def ue_level_prbs(message: Any) -> tuple[int, float]:
+    """(UEs, PRBs used) of a UE-level (format 3) report of ``kpm.MEASUREMENTS``."""
+    reports = message.reports
+    return len(reports), sum(r.report.data[0].records[_UE_PRB_USED] for r in reports)
+
+
 def _answer_with_control(
-    node: Any, tally: _RicTally, seqs: dict[str, int], gate: _Gate
+    node: Any,
+    tally: _RicTally,
+    seqs: dict[str, int],
+    gate: _Gate,
+    prbs: Callable[[Any], tuple[int, float]] = ue_level_prbs,
 ) -> Callable[[Any], None]:
-    """The xApp stand-in: read the UE-level report, answer with a slice quota (RC 2/6)."""
+    """The xApp stand-in: read the report (``prbs``: its UEs and PRBs used), answer with a
+    slice quota (RC 2/6)."""
     from ric import rc
     from ric.e2sm_common import Snssai
     from ric.plmn import Plmn
@@ -470,10 +525,9 @@ def _answer_with_control(
     def on_indication(ind: Any) -> None:
         if not gate.answering:
             return
-        reports = ind.message.reports
+        ues, used = prbs(ind.message)
         tally.indications += 1
-        tally.ues += len(reports)
-        used = sum(r.report.data[0].records[_UE_PRB_USED] for r in reports)
+        tally.ues += ues
         embb = min(80, max(40, 5 * round(used / 5)))  # a quantised split, as an agent's action would be
         mmtc = (100 - embb) // 2
         ratios = (embb, mmtc, 100 - embb - mmtc)
@@ -486,20 +540,37 @@ def _answer_with_control(
     return on_indication
 
 
-async def _ric_side(args: argparse.Namespace, events: Any, results: Any, port_box: Any) -> dict[str, Any]:
+Subscribe = Callable[[Any, "_RicTally", dict[str, int], "_Gate"], Awaitable[None]]
+"""Sets up one node's subscriptions on the RIC side (node handle, tally, sequences, gate)."""
+
+
+async def _subscribe_ue_level(node: Any, tally: _RicTally, seqs: dict[str, int], gate: _Gate) -> None:
+    """UE-level KPM (style 4, every UE, ``kpm.MEASUREMENTS``) every 10 ms, each answered."""
+    from ric import kpm
+
+    present = kpm.UeCondition(kpm.TestCondition(kpm.TestCondType.S_NSSAI, kpm.TestCondExpression.PRESENT))
+    action = kpm.ue_condition_action(tuple(kpm.MEASUREMENTS), 10, [present])
+    await node.subscribe_kpm(action, 10, callback=_answer_with_control(node, tally, seqs, gate))
+
+
+async def _ric_side(
+    args: argparse.Namespace,
+    events: Any,
+    results: Any,
+    port_box: Any,
+    n_nodes: int = 7,
+    subscribe: Subscribe = _subscribe_ue_level,
+) -> dict[str, Any]:
     import asyncio
 
-    from ric import kpm
     from ric.server import RicServer, _slice_quota_payloads
 
     server = RicServer()
     port_box.put(await server.start("127.0.0.1", 0))
-    nodes = await server.wait_for_nodes(7, timeout=120)
+    nodes = await server.wait_for_nodes(n_nodes, timeout=120)
     tally, seqs, gate = _RicTally(), dict[str, int](), _Gate(idle=asyncio.Event())
-    present = kpm.UeCondition(kpm.TestCondition(kpm.TestCondType.S_NSSAI, kpm.TestCondExpression.PRESENT))
-    action = kpm.ue_condition_action(tuple(kpm.MEASUREMENTS), 10, [present])
     for node in nodes:
-        await node.subscribe_kpm(action, 10, callback=_answer_with_control(node, tally, seqs, gate))
+        await subscribe(node, tally, seqs, gate)
     await asyncio.sleep(args.warmup_s)  # startup transients (first encodes, connection set-up)
     _freeze_gc()
     before = _RicTally(**vars(tally))
@@ -572,19 +643,33 @@ def _roundtrip(args: argparse.Namespace) -> dict[str, float]:
     slice-quota control; node-side indication-sent → control-received times."""
     if args.duration_s <= 0:
         return {}
-    import asyncio
-    import multiprocessing
 
     codec_ms = _roundtrip_codec_ms(args)
     pycrate_ms = _roundtrip_codec_ms(args, pycrate=True)
+    raw = run_roundtrip(args)
+    return _roundtrip_summary(raw, codec_ms, pycrate_ms, args)
+
+
+def run_roundtrip(
+    args: argparse.Namespace,
+    spec: NodeSpec = NodeSpec(),
+    subscribe: Subscribe = _subscribe_ue_level,
+) -> dict[str, Any]:
+    """The spec's E2 nodes in a child process against the RIC library in this one, each node
+    subscribed by ``subscribe``; ``args.warmup_s`` then ``args.duration_s`` measured. Raw
+    node-side (``node``) and RIC-side figures."""
+    import asyncio
+    import multiprocessing
+
     ctx = multiprocessing.get_context("spawn")
     events = {"measure": ctx.Event(), "stop": ctx.Event()}
     results, port_box = ctx.Queue(), ctx.Queue()
+    n_nodes = spec.n_du if spec.n_du is not None else _spec_scenario(spec).n_du
 
     async def main() -> dict[str, Any]:
-        ric = asyncio.create_task(_ric_side(args, events, results, port_box))
+        ric = asyncio.create_task(_ric_side(args, events, results, port_box, n_nodes, subscribe))
         port = await asyncio.get_running_loop().run_in_executor(None, port_box.get, True, 30)
-        proc = ctx.Process(target=_node_process, args=(port, events, results), daemon=True)
+        proc = ctx.Process(target=_node_process, args=(port, events, results, spec), daemon=True)
         proc.start()
         try:
             return await ric
@@ -593,8 +678,7 @@ def _roundtrip(args: argparse.Namespace) -> dict[str, float]:
             if proc.is_alive():
                 proc.kill()
 
-    raw = asyncio.run(main())
-    return _roundtrip_summary(raw, codec_ms, pycrate_ms, args)
+    return asyncio.run(main())
 
 
 def _roundtrip_summary(

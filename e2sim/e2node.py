@@ -936,6 +936,12 @@ class E2SimNodes:
         client = self.clients[du]
         self._join_tasks.append(asyncio.create_task(client.run(), name=f"e2-{self.nodes[du].name}"))
 
+    def lag_ttis(self) -> float:
+        """Real time: how many TTIs the simulator is behind the wall clock (0 when it keeps up;
+        it never runs ahead); simulated time: how far the wall clock is ahead, in TTIs."""
+        behind = (self.clock() - self._wall0) / self.sim.radio.tti_s - (self.sim.t - self._t0)
+        return max(0.0, behind)
+
     def reschedule(self) -> None:
         self._next_due = min((n.next_due() for n in self.nodes), default=math.inf)
 

@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "sim": ("benchmarks.sim", "simulator TTIs/s and memory vs a bare fading+SINR kernel"),
     "e2": ("benchmarks.e2", "E2AP/E2SM codec µs per PDU; 30-UE KPM report vs bare pycrate"),
+    "e2sim-scale": ("benchmarks.e2sim_scale", "7-30 DUs × 200 UEs as E2 nodes: real time, CPU, encode, RTT"),
     "meta": ("benchmarks.meta", "meta-update math: TD variance, weights, aggregation vs a plain sum"),
     "meta-service": ("benchmarks.meta_service", "meta-controller rounds over gRPC vs in-process"),
     "xapp": ("benchmarks.xapp", "DU xApp decision and control round-trip latency, learning off/on, vs act()"),
