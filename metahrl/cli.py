@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "meta-controller": ("meta_controller.cli", "meta-controller xApp: gRPC rounds, meta-inits, SDL state"),
     "osc-platform": ("osc_platform.cli", "OSC platform stand-in: E2 termination over RMR, submgr, e2mgr"),
     "demo": ("metahrl.demo", "the whole system on loopback: e2sim, DU xApps, meta-controller, a joining DU"),
+    "chaos": ("metahrl.chaos", "inject faults one at a time into the running system; recovery and loss"),
 }
 
 # `metahrl bench NAME`: name -> (module, help). The module provides add_arguments() and run().

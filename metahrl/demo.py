@@ -74,7 +74,18 @@ from metahrl.demo_report import (
     write_outputs,
 )
 
-__all__ = ["DemoConfig", "add_arguments", "run"]
+__all__ = [
+    "Demo",
+    "DemoConfig",
+    "Topology",
+    "add_arguments",
+    "run",
+    "start_e2sim",
+    "start_meta",
+    "wait_http",
+    "write_theta0",
+    "xapp_child",
+]
 
 _SIM_RE = re.compile(r"sim (\d+(?:\.\d+)?) s \(")
 _JOIN_RE = re.compile(r"DU (\d+) joined at sim (\d+(?:\.\d+)?) s")
@@ -182,14 +193,21 @@ class Topology:
     run_dir: Path
     scenario_path: Path
     n_du: int
-    new_dus: tuple[int, int]
+    new_dus: tuple[int, ...]  # the two that join mid-run (none: every DU is on the air from the start)
     meta_http: int = 0
     meta_grpc: int = 0
     e2: dict[int, int] = field(default_factory=dict)  # DU → the E2 port its xApp listens on
+    node_ports: dict[int, int] = field(default_factory=dict)  # DU → where its E2 node connects (default: e2)
     http: dict[str, int] = field(default_factory=dict)  # xApp child name → HTTP port
     namespace: str = "metahrl-demo"  # SDL namespace prefix of this run
     pki: PkiFiles | None = None  # --tls
     osc: OscPorts | None = None  # --e2 osc, once the platform serves
+
+    @property
+    def pair(self) -> tuple[int, int]:
+        """The demo's two joining DUs."""
+        first, second = self.new_dus
+        return first, second
 
     @property
     def base_dus(self) -> list[int]:
@@ -211,7 +229,7 @@ def _prepare(cfg: DemoConfig, run_dir: Path) -> Topology:
     new = cfg.new_dus or (scenario.n_du - 2, scenario.n_du - 1)
     if scenario.n_du < 3 or len(set(new)) != 2 or not all(0 <= d < scenario.n_du for d in new):
         raise ValueError(f"new_dus: {new} must be two distinct DUs of the scenario, with one DU left")
-    _write_theta0(path, run_dir / "theta0.pt", cfg.seed)
+    write_theta0(path, run_dir / "theta0.pt", cfg.seed)
     topo = Topology(run_dir, path, scenario.n_du, (new[0], new[1]), meta_http=free_port())
     topo.namespace = f"metahrl-demo-{uuid.uuid4().hex[:8]}"
     if cfg.tls:
@@ -224,7 +242,7 @@ def _prepare(cfg: DemoConfig, run_dir: Path) -> Topology:
     return topo
 
 
-def _write_theta0(scenario: Path, out: Path, seed: int) -> None:
+def write_theta0(scenario: Path, out: Path, seed: int) -> None:
     """θ0: a fresh agent of the sizes the xApps build for this scenario (agent config 'tiny')."""
     import torch
 
@@ -239,7 +257,7 @@ def _write_theta0(scenario: Path, out: Path, seed: int) -> None:
     torch.save(HierarchicalAgent(agent_config_for(env, train), seed=seed + 99).get_params(), out)
 
 
-def _xapp(name: str, topo: Topology, cfg: DemoConfig, dus: list[int], init: str, meta: bool) -> Child:
+def xapp_child(name: str, topo: Topology, cfg: DemoConfig, dus: list[int], init: str, meta: bool) -> Child:
     args = [
         "xapp", "--du", ",".join(map(str, dus)), "--listen", f"127.0.0.1:{topo.e2[dus[0]]}",
         "--http", f"127.0.0.1:{topo.http[name]}", "--scenario", str(topo.scenario_path),
@@ -356,7 +374,7 @@ class Demo:
         meta_round = next((x.value for x in meta if x.name == "metahrl_meta_round"), None)
         phase = max(self.record.phases, key=lambda m: m.phase, default=None)
         title = f"{phase.phase} {phase.title}" if phase else ""
-        return View(obs, self.topo.new_dus, title, rtt, meta_round)
+        return View(obs, self.topo.pair, title, rtt, meta_round)
 
     def _dus_of(self, name: str) -> list[int]:
         return {"xapp-base": self.topo.base_dus, "xapp-meta": [self.topo.new_dus[0]]}.get(
@@ -368,7 +386,7 @@ class Demo:
         return {n: self.children[n].stop() for n in order if n in self.children}
 
 
-def _wait_meta_ready(demo: Demo, timeout_s: float = 90.0) -> None:
+def wait_meta_ready(demo: Demo, timeout_s: float = 90.0) -> None:
     deadline = time.monotonic() + timeout_s
     ports = demo.topo.run_dir / "meta.ports"  # written (atomically) once gRPC and HTTP serve
     while not ports.exists() or meta_version(scrape(demo.topo.meta_http)) is None:
@@ -382,7 +400,7 @@ def _wait_meta_ready(demo: Demo, timeout_s: float = 90.0) -> None:
     demo.topo.meta_grpc = json.loads(ports.read_text())["grpc"]
 
 
-def _wait_http(demo: Demo, name: str, timeout_s: float = 120.0) -> None:
+def wait_http(demo: Demo, name: str, timeout_s: float = 120.0) -> None:
     """Wait until child ``name`` serves its metrics (it is then listening for E2 too)."""
     deadline = time.monotonic() + timeout_s
     while scrape(demo.topo.http[name]) is None:
@@ -394,11 +412,11 @@ def _wait_http(demo: Demo, name: str, timeout_s: float = 120.0) -> None:
         time.sleep(0.3)
 
 
-def _start_meta(demo: Demo) -> None:
+def start_meta(demo: Demo) -> None:
     topo = demo.topo
     args = [
         "meta-controller", "--init", str(topo.run_dir / "theta0.pt"),
-        "--listen", "127.0.0.1:0", "--http", f"127.0.0.1:{topo.meta_http}",
+        "--listen", f"127.0.0.1:{topo.meta_grpc}", "--http", f"127.0.0.1:{topo.meta_http}",
         "--port-file", str(topo.run_dir / "meta.ports"), "--min-updates", str(len(topo.base_dus)),
         "--round-timeout", str(demo.cfg.round_every_s),
         "--sdl", demo.cfg.sdl, "--namespace", f"{topo.namespace}-meta",
@@ -410,7 +428,7 @@ def _start_meta(demo: Demo) -> None:
         args += ["--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key)]
         args += ["--tls-client-ca", str(pki.ca_cert)]
     demo.start(Child("meta-controller", args, topo.run_dir / "logs" / "meta-controller.log"))
-    _wait_meta_ready(demo)
+    wait_meta_ready(demo)
 
 
 def _start_platform(demo: Demo) -> None:
@@ -434,13 +452,14 @@ def _start_platform(demo: Demo) -> None:
     topo.osc = OscPorts(info["e2_port"], info["route_table"], info["submgr_url"], info["e2mgr_url"])
 
 
-def _start_e2sim(demo: Demo) -> None:
+def start_e2sim(demo: Demo) -> None:
     topo, cfg = demo.topo, demo.cfg
     if topo.osc is not None:
         target = ["--ric", f"127.0.0.1:{topo.osc.e2_port}"]
     else:
-        ports = ",".join(str(topo.e2[d]) for d in range(topo.n_du))
-        target = ["--ric", f"127.0.0.1:{topo.e2[0]}", "--ric-ports", ports]
+        node_ports = topo.node_ports or topo.e2
+        ports = ",".join(str(node_ports[d]) for d in range(topo.n_du))
+        target = ["--ric", f"127.0.0.1:{node_ports[0]}", "--ric-ports", ports]
     args = [
         "e2sim", "--scenario", str(topo.scenario_path), *target,
         "--realtime" if cfg.realtime else "--lockstep",
@@ -466,8 +485,8 @@ def _loop(demo: Demo) -> None:
             demo.mark(2, "meta-rounds close while the DUs control")
         if version >= cfg.join_after_version and joined_at is None:
             joined_at = demo.now()
-            demo.start(_xapp("xapp-meta", topo, cfg, [topo.new_dus[0]], "meta", meta=True))
-            demo.start(_xapp("xapp-scratch", topo, cfg, [topo.new_dus[1]], "scratch", meta=False))
+            demo.start(xapp_child("xapp-meta", topo, cfg, [topo.new_dus[0]], "meta", meta=True))
+            demo.start(xapp_child("xapp-scratch", topo, cfg, [topo.new_dus[1]], "scratch", meta=False))
         if joined_at is not None and all(d in obs.dus for d in topo.new_dus):
             demo.mark(3, f"DU {topo.new_dus[0]} joined from the meta-init, DU {topo.new_dus[1]} from scratch")
         phase3 = next((m.wall_s for m in demo.record.phases if m.phase == 3), None)
@@ -508,10 +527,10 @@ def _run_demo(cfg: DemoConfig, run_dir: Path) -> tuple[Demo, str | None]:
     try:
         if cfg.e2 == "osc":
             _start_platform(demo)
-        _start_meta(demo)
-        demo.start(_xapp("xapp-base", demo.topo, cfg, demo.topo.base_dus, "scratch", meta=True))
-        _wait_http(demo, "xapp-base")
-        _start_e2sim(demo)
+        start_meta(demo)
+        demo.start(xapp_child("xapp-base", demo.topo, cfg, demo.topo.base_dus, "scratch", meta=True))
+        wait_http(demo, "xapp-base")
+        start_e2sim(demo)
         _loop(demo)
     except ChildDied as err:
         error = str(err)
@@ -572,7 +591,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
         except _Stop:  # before any child started
             return 130
-        summary = summarise(demo.record, demo.now(), demo.topo.new_dus) | {"error": error}
+        summary = summarise(demo.record, demo.now(), demo.topo.pair) | {"error": error}
         if args.out is not None:
             write_outputs(demo.record, summary, args.out)
             demo.say(f"wrote {args.out}/report.md, results.json, adaptation.png")

@@ -85,6 +85,15 @@ def test_learner_counts_updates_from_cumulative_totals(m: XappMetrics, reg: Coll
     assert value(reg, "metahrl_du_learner_updates_total", du="0") == 28
 
 
+def test_learner_drops_are_counted_from_cumulative_totals(m: XappMetrics, reg: CollectorRegistry) -> None:
+    m.learner(1, version=1, lag_seconds=0.0, updates_total=3, dropped_total=0)
+    m.learner(1, version=1, lag_seconds=0.5, updates_total=4, dropped_total=7)
+    assert value(reg, "metahrl_du_learner_dropped_total", du="1") == 7
+    m.learner(1, version=1, lag_seconds=0.0, updates_total=0, dropped_total=2)  # restarted: re-base
+    m.learner(1, version=1, lag_seconds=0.0, updates_total=1, dropped_total=5)
+    assert value(reg, "metahrl_du_learner_dropped_total", du="1") == 10
+
+
 def test_connection_state_checkpoints_and_meta(m: XappMetrics, reg: CollectorRegistry) -> None:
     m.e2_connected(5, True)
     m.subscribed(5, False)

@@ -461,9 +461,9 @@ class XappService:
         self.metrics.reward(du, "high", r)
         rt.episode_return += r
         if rt.learner is not None:
-            self.metrics.learner(
-                du, rt.actor.version, time.monotonic() - rt.actor.taken_at, rt.learner.updates
-            )
+            learner = rt.learner
+            lag = time.monotonic() - rt.actor.taken_at
+            self.metrics.learner(du, rt.actor.version, lag, learner.updates, learner.dropped)
 
     def _record_td(self, rt: DuRuntime) -> None:
         for name, value in rt.actor.td_variance.items():

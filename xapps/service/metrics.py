@@ -24,6 +24,7 @@ metahrl_du_indications_dropped_total                counter    du, reason
 metahrl_du_learner_version                          gauge      du
 metahrl_du_learner_lag_seconds                      gauge      du
 metahrl_du_learner_updates_total                    counter    du
+metahrl_du_learner_dropped_total                    counter    du (transitions dropped: learner behind)
 metahrl_du_e2_connected                             gauge      du (1 connected, 0 not)
 metahrl_du_e2_subscribed                            gauge      du (1 subscribed, 0 not)
 metahrl_du_checkpoints_total                        counter    outcome, target
@@ -119,6 +120,9 @@ class XappMetrics:
         self._learner_version = gauge("learner_version", "version of the actor snapshot in use", du)
         self._learner_lag = gauge("learner_lag_seconds", "age of the actor snapshot in use", du)
         self._learner_updates = counter("learner_updates", "learner gradient updates", du)
+        self._learner_dropped = counter(
+            "learner_dropped", "transitions dropped because the learner fell behind (oldest first)", du
+        )
         self._e2_connected = gauge("e2_connected", "1 while the DU's E2 node is connected", du)
         self._subscribed = gauge("e2_subscribed", "1 while the DU's KPM subscription is active", du)
         self._checkpoints = counter("checkpoints", "checkpoint saves and loads", ("outcome", "target"))
@@ -130,6 +134,7 @@ class XappMetrics:
             "metric_errors", "values not recorded (label outside its enum, bad value)", ("metric",)
         )
         self._updates_seen: dict[str, float] = {}
+        self._dropped_seen: dict[str, float] = {}
         # labelled children of the per-decision / per-control metrics, kept once created:
         # ``labels()`` (label checks, a lock, a dictionary) would otherwise run ~10 times a
         # decision; the values recorded are the same
@@ -217,17 +222,23 @@ class XappMetrics:
             lambda: self._dropped.labels(du=str(du), reason=self._member(reason, DROP_REASONS)).inc(),
         )
 
-    def learner(self, du: int | str, version: int, lag_seconds: float, updates_total: int) -> None:
-        """The actor snapshot in use and the learner's cumulative update count."""
+    def learner(
+        self, du: int | str, version: int, lag_seconds: float, updates_total: int, dropped_total: int = 0
+    ) -> None:
+        """The actor snapshot in use and the learner's cumulative update and drop counts."""
 
         def record() -> None:
             key = str(du)
             self._learner_version.labels(du=key).set(version)
             self._learner_lag.labels(du=key).set(lag_seconds)
-            last = self._updates_seen.get(key, 0.0)
-            if updates_total > last:  # a restarted learner (smaller total) re-bases silently
-                self._learner_updates.labels(du=key).inc(updates_total - last)
-            self._updates_seen[key] = float(updates_total)
+            for counter, seen, total in (
+                (self._learner_updates, self._updates_seen, updates_total),
+                (self._learner_dropped, self._dropped_seen, dropped_total),
+            ):
+                last = seen.get(key, 0.0)
+                if total > last:  # a restarted learner (smaller total) re-bases silently
+                    counter.labels(du=key).inc(total - last)
+                seen[key] = float(total)
 
         self._guard("learner", record)
 
