@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from experiments.meta.evaluation import QUANTILES
-from experiments.meta.preset import MAML_SCHEMES, ReproducePreset
+from experiments.meta.preset import ReproducePreset
 from experiments.meta.runs import RunSpec, load_result, result_path
 from experiments.meta.sb3_scratch import LABELS, scratch_env_steps, scratch_gradient_steps
 from experiments.meta.scaling import size_label
-from experiments.meta.stats import mean_ci, paired_relative, settling_point
+from experiments.meta.stats import mean_ci, paired_relative
 
 __all__ = ["Loaded", "ScratchRow", "build_results", "load_all", "per_seed"]
 
@@ -40,6 +40,7 @@ class Loaded:
     baselines: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
     learners: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
     pretrain: dict[int, dict[str, Any]] = field(default_factory=dict)
+    sweeps: dict[int, dict[str, Any]] = field(default_factory=dict)  # seed → sweep result
     scale: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
 
 
@@ -51,6 +52,8 @@ def load_all(out_dir: str | Path, runs: Sequence[RunSpec]) -> Loaded:
         res = load_result(out_dir, spec)
         if spec.kind == "pretrain":
             loaded.pretrain[spec.seed] = res
+        elif spec.kind == "sweep":
+            loaded.sweeps[spec.seed] = res["sweep"]
         else:
             table = {
                 "method": loaded.methods,
@@ -62,11 +65,12 @@ def load_all(out_dir: str | Path, runs: Sequence[RunSpec]) -> Loaded:
     return loaded
 
 
-def per_seed(runs: Mapping[int, dict[str, Any]], value: Any) -> dict[int, float]:
-    """seed → mean over the run's new tasks of ``value(task_result)`` (NaN-free mean)."""
+def per_seed(runs: Mapping[int, dict[str, Any]], value: Any, task: str | None = None) -> dict[int, float]:
+    """seed → mean over the run's new tasks (only `task` if given) of ``value(task_result)``
+    (NaN-free mean)."""
     out: dict[int, float] = {}
     for seed, res in runs.items():
-        vals = [float(value(t)) for t in res["tasks"]]
+        vals = [float(value(t)) for t in res["tasks"] if task is None or t["task"] == task]
         finite = [v for v in vals if np.isfinite(v)]
         out[seed] = float(np.mean(finite)) if finite else float("nan")
     return out
@@ -186,33 +190,6 @@ def _distributions(loaded: Loaded, preset: ReproducePreset, tasks: Sequence[str]
 # ---- tables ---------------------------------------------------------------------------------
 
 
-def _shots_to_converge(task: Mapping[str, Any], shots: Sequence[int], tol: float) -> float:
-    curve = [task["evals"][str(k)]["cumulative_reward"] for k in shots]
-    idx, _ = settling_point(curve, tol)
-    return float(shots[idx])
-
-
-def _table3(loaded: Loaded, preset: ReproducePreset) -> list[dict[str, Any]]:
-    shots, tol = preset.curve_shots(), preset.adapt.converge_tolerance
-    key = _shot_key(preset, 30)
-    rows = []
-    for m in (x for x in MAML_SCHEMES if x in loaded.methods):
-        runs = loaded.methods[m]
-        reward = per_seed(runs, lambda t: t["evals"][key]["normalised_reward"])
-        conv = per_seed(runs, lambda t: _shots_to_converge(t, shots, tol))
-        rows.append(
-            {
-                "method": m,
-                "scheme": MAML_SCHEMES[m],
-                "shot": int(key),
-                "normalised_reward": _ci(reward),
-                "shots_to_converge": _ci(conv),
-                "per_seed": {"reward": reward, "shots": conv},
-            }
-        )
-    return rows
-
-
 def _table2(loaded: Loaded, preset: ReproducePreset) -> list[dict[str, Any]]:
     sizes = [size_label(z) for z in preset.scalability.sizes]
     if not sizes or sizes[0] not in loaded.scale:
@@ -264,39 +241,6 @@ def _extended(loaded: Loaded, preset: ReproducePreset) -> dict[str, Any]:
             "jain": _ci(per_seed(runs, lambda t: t["nominal"]["jain"])),
             "spike_degradation_pct": _ci(per_seed(runs, lambda t: spike_drop(t["nominal"], t["spike"]))),
         }
-    return out
-
-
-def _separation(loaded: Loaded, preset: ReproducePreset) -> dict[str, Any]:
-    """Every policy against two references (DRL from scratch; adaptive MAML-HRL) at 0, 5 and T_new
-    shots: paired relative difference of the cumulative reward (%), and whether its CI excludes 0.
-    Classical schedulers do not adapt: their value is the same at every shot."""
-    shots = list(dict.fromkeys([_shot_key(preset, 0), _shot_key(preset, 5), str(preset.adapt_iterations)]))
-    vals: dict[str, dict[str, dict[int, float]]] = {
-        k: {
-            m: per_seed(r, lambda t, k=k: t["evals"][k]["cumulative_reward"])
-            for m, r in loaded.methods.items()
-        }
-        for k in shots
-    }
-    for k in shots:
-        vals[k] |= {
-            b: per_seed(r, lambda t: t["nominal"]["cumulative_reward"]) for b, r in loaded.baselines.items()
-        }
-    out: dict[str, Any] = {"shots": [int(k) for k in shots], "reference": {}}
-    for ref in ("drl", "maml-adaptive"):
-        if ref not in loaded.methods:
-            continue
-        table: dict[str, dict[str, Any]] = {}
-        for name in vals[shots[0]]:
-            if name == ref:
-                continue
-            cells = {k: _paired(vals[k][name], vals[k][ref]) for k in shots}
-            table[name] = {
-                k: c | {"significant": bool(np.isfinite(c["lo"]) and (c["lo"] > 0 or c["hi"] < 0))}
-                for k, c in cells.items()
-            }
-        out["reference"][ref] = table
     return out
 
 
@@ -392,16 +336,15 @@ def _scratch(loaded: Loaded, preset: ReproducePreset) -> dict[str, Any]:
 
 
 def build_results(loaded: Loaded, preset: ReproducePreset, tasks: Sequence[str]) -> dict[str, Any]:
-    """All figure/table numbers (claims are added by `claims.evaluate_claims`)."""
+    """The figure/table numbers of the paper's layout (`analysis.build_analysis` adds the
+    separation, Table 3 and the adaptation analysis; `claims.evaluate_claims` the claims)."""
     return {
         "fig4": _fig4(loaded, preset),
         "fig5": _fig5(loaded, preset),
         "distributions": _distributions(loaded, preset, tasks),
         "fig8": _fig8(loaded, preset),
         "table2": _table2(loaded, preset),
-        "table3": _table3(loaded, preset),
         "extended": _extended(loaded, preset),
-        "separation": _separation(loaded, preset),
         "task_weights": _weights(loaded),
         "scratch": _scratch(loaded, preset),
     }

@@ -17,14 +17,17 @@ the kind of claim:
     CI contains p or the mean is within 5 % of p → reproduced, else differs.
 
 A CI needs ≥ 2 seeds; with one seed every verdict is inconclusive. A quantity that was not run is
-**not measured**.
+**not measured**. A comparison that cannot tell anything is **not measurable**: its CI has zero
+width (every seed gave the same difference, e.g. both arms identical; ``effect`` and ``within``
+claims), or the policies measured all saturate the reward (normalised reward ≥ 0.999 on every
+seed and new task: no room to differ).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -38,12 +41,20 @@ __all__ = ["Claim", "ClaimKind", "evaluate_claims", "verdict"]
 ClaimKind = Literal["effect", "below", "within", "level"]
 
 
-def verdict(kind: ClaimKind, paper: float, ci: MeanCI | None) -> str:
-    """reproduced / differs / not reproduced / inconclusive / not measured (module docstring)."""
+SATURATED = 0.999
+"""Normalised reward (mean R_h per window / 3) at or above which a policy saturates the reward."""
+
+
+def verdict(kind: ClaimKind, paper: float, ci: MeanCI | None, saturated: bool = False) -> str:
+    """reproduced / differs / not reproduced / inconclusive / not measured / not measurable
+    (module docstring)."""
     if ci is None or ci.n == 0 or not math.isfinite(ci.mean):
         return "not measured"
     if ci.n < 2 or not math.isfinite(ci.lo):
         return "inconclusive"
+    zero_width = ci.hi - ci.lo <= 1e-12 * max(1.0, abs(ci.mean))
+    if saturated or (zero_width and kind in ("effect", "within")):
+        return "not measurable"
     if kind == "effect":
         if ci.excludes(0.0):
             if (ci.mean > 0) != (paper > 0):
@@ -71,10 +82,11 @@ class Claim:
     unit: str
     measured: MeanCI | None
     definition: str
+    saturated: bool = False  # every policy compared saturates the reward
 
     @property
     def verdict(self) -> str:
-        return verdict(self.kind, self.paper, self.measured)
+        return verdict(self.kind, self.paper, self.measured, self.saturated)
 
     def as_dict(self) -> dict[str, Any]:
         m = self.measured.as_dict() if self.measured is not None else None
@@ -88,6 +100,7 @@ class Claim:
             "measured": m,
             "verdict": self.verdict,
             "definition": self.definition,
+            "saturated": self.saturated,
         }
 
 
@@ -108,6 +121,18 @@ class _Measure:
             return None
         f, k = field_name, self.final
         return per_seed(runs, lambda t: t["evals"][k][f] if index is None else t["evals"][k][f][index])
+
+    def saturated(self, *methods: str) -> bool:
+        """Whether every method given saturates the reward on every seed and new task."""
+        k = self.final
+        for m in methods:
+            runs = self.loaded.methods.get(m)
+            if not runs:
+                return False
+            values = [t["evals"][k]["normalised_reward"] for r in runs.values() for t in r["tasks"]]
+            if not values or min(values) < SATURATED:
+                return False
+        return True
 
     def reward(self, method: str) -> Seeds | None:
         return self.at_final(method, "cumulative_reward")
@@ -174,6 +199,7 @@ def _reward_claims(m: _Measure) -> list[Claim]:
             "%",
             _rel(m.reward(_A), m.reward(_U)),
             _FINAL,
+            m.saturated(_A, _U),
         )
     ]
     for b, label in (("drl", "DRL"), ("tl", "TL"), ("mtl", "MTL")):
@@ -187,6 +213,7 @@ def _reward_claims(m: _Measure) -> list[Claim]:
                 "%",
                 _rel(m.reward(_A), m.reward(b)),
                 _FINAL,
+                m.saturated(_A, b),
             )
         )
     pooled = _mean_of([m.reward(x) for x in ("drl", "tl", "mtl", _U)])
@@ -200,16 +227,21 @@ def _reward_claims(m: _Measure) -> list[Claim]:
             "%",
             _rel(m.reward(_A), pooled),
             "our reading: cumulative reward vs the mean of DRL, TL, MTL and uniform MAML-HRL",
+            m.saturated(_A, "drl", "tl", "mtl", _U),
         )
     )
     return out
 
 
-def _ablation_claims(results: Mapping[str, Any]) -> list[Claim]:
+def _ablation_claims(m: _Measure, results: Mapping[str, Any]) -> list[Claim]:
     r = {k: _table3(results, k, "reward") for k in (_U, "maml-static-var", _A)}
     s = {k: _table3(results, k, "shots") for k in (_U, "maml-static-var", _A)}
-    d = "Table 3 protocol: normalised reward (mean R_h per window / 3) at 30 shots; shots to converge"
-    return [
+    sat = m.saturated(_U, "maml-static-var", _A)
+    d = (
+        "Table 3 protocol: normalised reward (mean R_h per window / 3) at 30 shots; shots to threshold "
+        "(first shot reaching adapt.threshold × the task's best fixed split; unreached = T_new + 1)"
+    )
+    claims = [
         Claim(
             "ablation: Uniform-Meta normalised reward", "Table 3", 0.78, "0.78", "level", "", _level(r[_U]), d
         ),
@@ -247,7 +279,7 @@ def _ablation_claims(results: Mapping[str, Any]) -> list[Claim]:
             d,
         ),
         Claim(
-            "ablation: Adaptive vs Uniform, shots to converge",
+            "ablation: Adaptive vs Uniform, shots to threshold",
             "Table 3",
             -39.3,
             "−39 % (17 vs 28)",
@@ -257,6 +289,7 @@ def _ablation_claims(results: Mapping[str, Any]) -> list[Claim]:
             d,
         ),
     ]
+    return [replace(c, saturated=sat) for c in claims]
 
 
 def _network_claims(m: _Measure) -> list[Claim]:
@@ -373,7 +406,7 @@ def _ci_from(d: Mapping[str, Any]) -> MeanCI | None:
 
 _BUILDERS: tuple[Callable[[_Measure, Mapping[str, Any]], list[Claim]], ...] = (
     lambda m, r: _reward_claims(m),
-    lambda m, r: _ablation_claims(r),
+    _ablation_claims,
     lambda m, r: _network_claims(m),
     lambda m, r: _scalability_claims(r),
 )

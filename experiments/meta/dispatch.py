@@ -124,8 +124,8 @@ class DispatchReport:
     failed: dict[str, str] = field(default_factory=dict)  # key → error (incl. skipped dependents)
 
 
-def _ready(spec: RunSpec, done: set[RunSpec]) -> bool:
-    return all(d in done for d in dependencies(spec))
+def _ready(spec: RunSpec, done: set[RunSpec], ctx: RunContext) -> bool:
+    return all(d in done for d in dependencies(spec, ctx.preset))
 
 
 def run_all(
@@ -145,12 +145,12 @@ def run_all(
     if progress is not None:
         progress(len(done), len(runs))
     while todo or flying:
-        for spec in [r for r in todo if _ready(r, done)][: max(dispatcher.capacity - len(flying), 0)]:
+        for spec in [r for r in todo if _ready(r, done, ctx)][: max(dispatcher.capacity - len(flying), 0)]:
             todo.remove(spec)
             if on_start is not None:
                 on_start(spec)
             flying[dispatcher.submit(spec, ctx)] = spec
-        for spec in [r for r in todo if any(d in failed for d in dependencies(r))]:
+        for spec in [r for r in todo if any(d in failed for d in dependencies(r, ctx.preset))]:
             todo.remove(spec)
             failed.add(spec)
             report.failed[spec.key] = "skipped: a run it depends on failed"

@@ -13,6 +13,7 @@ made the quick preset's estimate ~4× its measured run time).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -47,8 +48,16 @@ def _time_steps(
     collect_episode(env, pool, 1)
     per_step = (time.perf_counter() - start) / (steps * env.n_du)
     learner = pool[0].low[0]
-    while not learner.ready():
-        collect_episode(env, pool, 2)
+    need = max(learner.config.batch_size, learner.config.learning_starts)
+    for episode in range(math.ceil(need / steps) + 1):  # bounded: a learner may never be ready
+        if learner.ready():
+            break
+        collect_episode(env, pool, 2 + episode)
+    if not learner.ready():
+        raise ValueError(
+            f"runtime estimate: a slice learner needs {need} transitions (max(batch_size, "
+            f"learning_starts)) but its replay holds at most {learner.replay.capacity}"
+        )
     for _ in range(3):  # warm-up: Adam state allocation, autograd graph caches
         learner.update()
     n = 10

@@ -14,6 +14,7 @@ evaluation's own simulator instance (nothing global is patched).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ from e2sim.env import HierarchicalSlicingEnv
 from e2sim.kpi import SliceKpis
 from e2sim.policies import Policy
 
-__all__ = ["QUANTILES", "EvalSummary", "UeProbe", "evaluate_policy"]
+__all__ = ["QUANTILES", "EvalSummary", "UeProbe", "evaluate_episodes", "evaluate_policy"]
 
 QUANTILES: tuple[float, ...] = tuple(float(q) for q in np.linspace(0.0, 1.0, 21))
 """Probability levels at which distributions (CDFs) are stored."""
@@ -108,17 +109,16 @@ def _record_window(acc: _Windows, kpis: SliceKpis, probe: UeProbe) -> None:
         acc.ue_thr[sl].append(thr[probe.ue_slice == sl])
 
 
-def evaluate_policy(
-    env: HierarchicalSlicingEnv,
-    policy: Policy,
-    steps: int,
-    seed: int,
-) -> EvalSummary:
-    """Run `policy` (no exploration) for `steps` env steps from ``env.reset(seed)``; a stateful
-    policy (e.g. `GreedyPolicy`, which holds the high action) should be fresh."""
+def _episode(
+    env: HierarchicalSlicingEnv, policy: Policy, steps: int, seed: int, warmup: int, acc: _Windows
+) -> tuple[NDArray[np.float64], UeProbe]:
+    """One episode from ``env.reset(seed)``: `warmup` uncounted steps, then `steps` counted ones."""
     obs, _ = env.reset(seed)
-    probe = UeProbe(env)
-    acc = _Windows()
+    for _ in range(warmup):
+        obs, _, _, trunc, _ = env.step(policy.act(obs))
+        if trunc.all():
+            raise ValueError(f"evaluation warm-up of {warmup} steps outlasts the episode")
+    probe = UeProbe(env)  # counts from here on
     ret = np.zeros(env.n_du)
     for _ in range(steps):
         obs, rew, _, trunc, info = env.step(policy.act(obs))
@@ -127,12 +127,41 @@ def evaluate_policy(
             _record_window(acc, info["high_kpis"], probe)
         if trunc.all():
             break
+    return ret, probe
+
+
+def evaluate_policy(
+    env: HierarchicalSlicingEnv, policy: Policy, steps: int, seed: int, warmup: int = 0
+) -> EvalSummary:
+    """Run `policy` (no exploration) for `steps` counted env steps, after `warmup` uncounted
+    ones, from ``env.reset(seed)``; a stateful policy (e.g. `GreedyPolicy`, which holds the high
+    action) should be fresh."""
+    return evaluate_episodes(env, lambda _seed: policy, steps, [seed], warmup)
+
+
+def evaluate_episodes(
+    env: HierarchicalSlicingEnv,
+    make_policy: Callable[[int], Policy],
+    steps: int,
+    seeds: Sequence[int],
+    warmup: int = 0,
+) -> EvalSummary:
+    """`evaluate_policy` once per seed, each episode with a fresh ``make_policy(seed)``; the
+    summary pools the windows of every episode, its cumulative reward is the mean over episodes."""
+    if not seeds:
+        raise ValueError("an evaluation needs at least one seed")
+    acc, total = _Windows(), np.zeros(env.n_du)
+    latency, packets = 0.0, 0
+    for s in seeds:
+        ret, probe = _episode(env, make_policy(s), steps, s, warmup, acc)
+        total += ret
+        latency, packets = latency + probe.latency_sum_ms, packets + probe.packets
     if not acc.kpis:
         raise ValueError(f"evaluation too short: {steps} steps < one high-level window")
-    return _summarise(acc, ret, probe)
+    return _summarise(acc, total / len(seeds), latency / packets if packets else float("nan"))
 
 
-def _summarise(acc: _Windows, ret: NDArray[np.float64], probe: UeProbe) -> EvalSummary:
+def _summarise(acc: _Windows, ret: NDArray[np.float64], latency_mean_ms: float) -> EvalSummary:
     qos = np.stack([k.qos for k in acc.kpis])  # (W, D, 3)
     raw = np.stack([np.stack([getattr(k, a)[:, sl] for sl, a in enumerate(_RAW_KPI)], -1) for k in acc.kpis])
     met = np.stack([k.sla_met for k in acc.kpis]).astype(np.float64)
@@ -148,7 +177,7 @@ def _summarise(acc: _Windows, ret: NDArray[np.float64], probe: UeProbe) -> EvalS
             float(np.nanmean(raw[..., sl])) if np.isfinite(raw[..., sl]).any() else float("nan")
             for sl in range(3)
         ],
-        latency_mean_ms=probe.latency_sum_ms / probe.packets if probe.packets else float("nan"),
+        latency_mean_ms=latency_mean_ms,
         jain=float(jain.mean()),
         sla_satisfaction=[float(x) for x in met.mean((0, 1))],
         qos_quantiles=[_quantiles(qos[..., sl].ravel()) for sl in range(3)],

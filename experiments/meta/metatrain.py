@@ -2,17 +2,21 @@
 
 Each DU of the training scenario is one task g. One **iteration** t:
 
-1. every task resets its agent to θ_M (line 5–6; targets synced, its replay and Adam moments kept:
-   they are the DU's, as in the deployed xApp);
+1. every task resets its agent to θ_M (line 5–6; targets synced, fresh Adam moments — the inner
+   loop starts from θ_M, not from moments accumulated at earlier iterations' adapted points; the
+   task's replay is kept: it is the DU's data, as in the deployed xApp);
 2. every task collects T_e episodes with θ_M, all DUs stepping together (lines 7–10). The first
    T_e − q go to the task's replay buffer (support set B_g^tr); the last q go to a separate buffer
-   (query set B_g^val), so support and query never share a transition;
+   (query set B_g^val), emptied at every iteration, so support and query never share a
+   transition and the query set holds only this iteration's data;
 3. inner update (eq. 11, line 11): ``inner_steps`` DDPG updates of every network at both levels on
-   128-transition minibatches of the support buffer — the agent's own update (Adam, α = its
-   learning rates), the update the DU xApp runs;
-4. query gradient (line 12): each network's DDPG loss gradient at the adapted θ'_g on a query
-   minibatch (`HierarchicalAgent.query_gradients`), clipped per network (``task_grad_clip``);
-   first-order MAML (or, for the ablation, full second-order MAML through a plain-SGD inner loop);
+   minibatches of the support buffer — the agent's own update (Adam, α = its learning rates),
+   the update the DU xApp runs;
+4. query gradient (line 12): the DDPG loss gradient at the adapted θ'_g of each network whose
+   support learner is ready, on a minibatch of at most ``batch_size`` query transitions
+   (`HierarchicalAgent.query_gradients`), clipped per network (``task_grad_clip``); first-order
+   MAML (or, for the ablation, full second-order MAML through a plain-SGD inner loop). Frozen
+   levels (``preset.frozen``) get no inner updates and no gradient, so θ_M keeps them;
 5. task weights from each learner's TD-error variance (eq. 14–16, line 13), one weight vector per
    agent group ("high", "low.0", "low.1", "low.2"); a group in which some task has no TD errors yet
    gets equal variances, i.e. uniform weights, for that iteration;
@@ -29,14 +33,16 @@ import torch
 from torch import Tensor
 
 from e2sim.config import ScenarioConfig
+from e2sim.env import HierarchicalSlicingEnv
+from experiments.meta.budget import level_of
 from experiments.meta.envs import agent_config, derive_seed, make_env, make_pool, to_cpu, to_device
 from experiments.meta.preset import MetaTrainConfig, ReproducePreset
 from experiments.meta.pretrain import GROUPS, td_variances
-from experiments.meta.rollout import collect_episode
+from experiments.meta.rollout import collect_episode, update_pool
 from meta_controller.algorithm import MetaConfig, clip_per_network, meta_step, variances_with_fallback
 from meta_controller.maml import second_order_meta_gradient
 from meta_controller.weights import WeightingScheme
-from xapps.agent import Batch, HierarchicalAgent
+from xapps.agent import Batch, HierarchicalAgent, HierarchicalConfig, ReplayBuffer
 
 __all__ = ["MetaLearner", "MetaTrainResult", "clip_per_network"]
 
@@ -48,6 +54,20 @@ class MetaTrainResult:
     weights: dict[str, list[list[float]]] = field(default_factory=dict)  # group → per iteration
     variances: dict[str, list[list[float]]] = field(default_factory=dict)
     delay_ms: list[float] = field(default_factory=list)  # wall time of each meta_update call
+
+
+def _query_config(
+    cfg: HierarchicalConfig, query_episodes: int, env: HierarchicalSlicingEnv
+) -> HierarchicalConfig:
+    """The query pool's shape: replay capacity = the transitions of one iteration's query set."""
+    steps = env.config.episode_steps
+    high = max(1, query_episodes * (steps // env.config.high_period_steps))
+    return cfg.model_copy(
+        update={
+            "high": cfg.high.model_copy(update={"buffer_size": high}),
+            "low": cfg.low.model_copy(update={"buffer_size": query_episodes * steps}),
+        }
+    )
 
 
 class MetaLearner:
@@ -73,7 +93,14 @@ class MetaLearner:
         agent_cfg = agent_config(preset, self.env)
         n = self.env.n_du
         self.tasks = make_pool(agent_cfg, n, theta0, derive_seed(seed, "meta-tasks"), device)
-        self.query = make_pool(agent_cfg, n, None, derive_seed(seed, "meta-query"), device)
+        self.query = make_pool(
+            _query_config(agent_cfg, self.cfg.query_episodes, self.env),
+            n,
+            None,
+            derive_seed(seed, "meta-query"),
+            device,
+        )
+        self.frozen = preset.frozen
         self.theta: dict[str, Tensor] = to_device(theta0, device)
         self.static_means = static_means
         if scheme == "static-var" and static_means is None:
@@ -97,6 +124,8 @@ class MetaLearner:
         """Lines 4–15 of Algorithm 1 for every task, then the meta-update; returns the reward."""
         for agent in self.tasks:
             agent.set_params(self.theta)
+            agent.reset_optimizers()
+        self._empty_query()
         reward = self._collect()
         grads = [self._task_gradient(g, agent) for g, agent in enumerate(self.tasks)]
         variances = self._variances()
@@ -124,13 +153,34 @@ class MetaLearner:
             total += float(ret.mean())
         return total / cfg.episodes
 
+    def _empty_query(self) -> None:
+        """Fresh query buffers B^val (capacity: one iteration's query episodes)."""
+        for agent in self.query:
+            for learner in agent.agents().values():
+                old = learner.replay
+                learner.replay = ReplayBuffer(
+                    old.capacity, old.obs_dim, old.act_dim, masked=old.masked, device=old.device
+                )
+
+    def _query_batches(self, g: int, agent: HierarchicalAgent) -> dict[str, Batch]:
+        """A query minibatch (≤ batch_size of this iteration's query set) for every learner of
+        task `g` that is not frozen and whose support learner is ready (has made inner updates)."""
+        out: dict[str, Batch] = {}
+        support = agent.agents()
+        for name, q in self.query[g].agents().items():
+            n = len(q.replay)
+            if level_of(name) in self.frozen or n == 0 or not support[name].ready():
+                continue
+            out[name] = q.sample(min(q.config.batch_size, n))
+        return out
+
     def _task_gradient(self, g: int, agent: HierarchicalAgent) -> dict[str, Tensor]:
-        query = self.query[g].sample_batches()
+        query = self._query_batches(g, agent)
         if self.second_order:
             grads = self._second_order_gradient(agent, query)
         else:
             for _ in range(self.cfg.inner_steps):
-                agent.update()
+                update_pool([agent], self.frozen)
             grads = agent.query_gradients(query) if query else {}
         full = {k: grads[k] if k in grads else torch.zeros_like(v) for k, v in self.theta.items()}
         return clip_per_network(full, self.cfg.task_grad_clip)

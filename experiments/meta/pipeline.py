@@ -24,6 +24,8 @@ import torch
 
 from experiments.meta import sb3_scratch
 from experiments.meta.aggregate import build_results, load_all
+from experiments.meta.analysis import build_analysis
+from experiments.meta.budget import describe
 from experiments.meta.claims import evaluate_claims
 from experiments.meta.dispatch import DispatchReport, make_dispatcher, run_all
 from experiments.meta.envs import Scenarios
@@ -93,6 +95,7 @@ def write_report(
     scenarios = ctx.scenarios()
     loaded = load_all(out_dir, runs)
     results = build_results(loaded, ctx.preset, list(scenarios.new_tasks))
+    results |= build_analysis(loaded, ctx.preset, list(scenarios.new_tasks))
     results["claims"] = [c.as_dict() for c in evaluate_claims(loaded, ctx.preset, results)]
     results["scratch"]["note"] = sb3_scratch.note()
     meta = meta | {
@@ -101,6 +104,7 @@ def write_report(
             (n, scenarios.new_task_files[n], sc.description.strip()) for n, sc in scenarios.new_tasks.items()
         ],
         "t_new": ctx.preset.adapt_iterations,
+        "budgets": describe(ctx.preset.learning_budgets()),
     }
     results = _json_safe({"meta": meta} | results)
     figures = draw_all(results, out_dir)

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from e2sim.env import EnvConfig
 from e2sim.yamlfile import bundled_names, format_validation_error, read_named_yaml
+from experiments.meta.budget import Level, LevelBudget, never_ready
 from meta_controller.shots import AdaptationConfig
 from meta_controller.weights import Normalisation, WeightingScheme
 from xapps.agent import DDPGConfig
@@ -32,6 +33,8 @@ __all__ = [
     "BASELINE_CHOICES",
     "MAML_SCHEMES",
     "METHODS",
+    "METHOD_LABELS",
+    "PAPER_WEIGHTING",
     "AdaptConfig",
     "MetaTrainConfig",
     "Method",
@@ -39,6 +42,7 @@ __all__ = [
     "PretrainConfig",
     "ReproducePreset",
     "ScalabilityConfig",
+    "SweepConfig",
     "bundled_presets",
     "load_preset",
     "preset_from_dict",
@@ -49,10 +53,13 @@ Method = Literal[
     "drl",
     "tl",
     "mtl",
+    "pretrained",
     "maml-uniform",
     "maml-static-var",
     "maml-adaptive",
     "maml-softmax",
+    "maml-adaptive-paper",
+    "maml-softmax-paper",
     "maml-adaptive-2nd",
 ]
 METHODS: tuple[str, ...] = get_args(Method)
@@ -61,9 +68,16 @@ MAML_SCHEMES: dict[str, WeightingScheme] = {
     "maml-static-var": "static-var",
     "maml-adaptive": "softmin",
     "maml-softmax": "softmax",
+    "maml-adaptive-paper": "softmin",
+    "maml-softmax-paper": "softmax",
     "maml-adaptive-2nd": "softmin",
 }
 """Meta-learned methods → task-weighting scheme of the meta-update (SPEC §4)."""
+PAPER_WEIGHTING: frozenset[str] = frozenset({"maml-adaptive-paper", "maml-softmax-paper"})
+"""Methods that weight by the raw TD variances with T = 1 ("paper as written"), whatever the
+preset's ``meta.normalise`` and ``meta.temperature``."""
+METHOD_LABELS: dict[str, str] = {"pretrained": "pretrained, not meta-learned"}
+"""Report labels of methods whose name alone does not say what they are."""
 
 BASELINE_CHOICES = ("equal-rr", "equal-pf", "static-rr", "static-pf", "proportional-rr", "proportional-pf")
 TASKS_DIR = "tasks"
@@ -91,6 +105,13 @@ class MetaTrainConfig(_Strict):
     """Phase 2 (Algorithm 1, lines 2–16): first-order MAML over the training tasks."""
 
     iterations: int = Field(100, ge=1, description="T: meta-training iterations.")
+    init: Literal["random", "pretrain"] = Field(
+        "random",
+        description="Where θ_M starts: random = θ_0 (the run's random initialisation); pretrain = "
+        "the mean of the phase-1 agents' parameters (paper §IV-D: phase 2 starts from trained "
+        "agents). With pretrain, the 'pretrained' method (that mean, adapted without "
+        "meta-learning) is the control that separates meta-learning from pretraining.",
+    )
     episodes: int = Field(
         10, ge=2, description="T_e: episodes each task collects per iteration with θ_M (paper: 10)."
     )
@@ -139,10 +160,37 @@ class AdaptConfig(_Strict):
     curve_points: int = Field(
         12, ge=2, description="Shots evaluated for the learning curves (always incl. 0, eval_shots, T_new)."
     )
-    eval_steps: int = Field(500, ge=10, description="Env steps of each greedy evaluation.")
+    eval_steps: int = Field(500, ge=10, description="Env steps of each greedy evaluation episode.")
+    eval_warmup_steps: int = Field(
+        0,
+        ge=0,
+        description="Env steps run before each evaluation episode's counted steps (queues fill "
+        "from empty at reset; the warm-up keeps that transient out of the measurement).",
+    )
+    threshold: float = Field(
+        0.95,
+        gt=0,
+        le=1,
+        description="Shots to threshold: the first evaluated shot whose reward reaches this "
+        "fraction of the task's best fixed split (split sweep, same seed).",
+    )
     spike_factor: float = Field(1.5, gt=1, description="Traffic multiplier of the spike test (+50 %).")
-    converge_tolerance: float = Field(
-        0.02, gt=0, description="Shots to converge: band (relative) around the final value."
+
+
+class SweepConfig(_Strict):
+    """The split sweep: every fixed slice split of a simplex grid, PF inside slices, evaluated
+    like the methods on every training task and new task. It gives each new task's headroom, the
+    non-oracle static split (best average over the training tasks) and the shot threshold."""
+
+    enabled: bool = Field(True, description="Run the sweep (needed for shots-to-threshold).")
+    divisions: int = Field(
+        10, ge=3, le=30, description="Grid step 1/divisions; every share ≥ 1/divisions (36 splits at 10)."
+    )
+    min_headroom: float = Field(
+        0.15,
+        ge=0,
+        description="A new task is flagged unless its best fixed split beats both the equal split "
+        "and the training tasks' best average split by this fraction.",
     )
 
 
@@ -194,6 +242,12 @@ class ReproducePreset(_Strict):
     meta: MetaTrainConfig = Field(default_factory=MetaTrainConfig)
     adapt: AdaptConfig = Field(default_factory=AdaptConfig)
     scalability: ScalabilityConfig = Field(default_factory=ScalabilityConfig)
+    sweep: SweepConfig = Field(default_factory=SweepConfig)
+    frozen: tuple[Level, ...] = Field(
+        (),
+        description="Levels that never learn in any phase: no updates, no meta-gradients (θ_M "
+        "keeps θ_0's weights there), no TD statistics (their weight group falls back to uniform).",
+    )
     methods: tuple[Method, ...] = Field(
         ("drl", "tl", "mtl", "maml-uniform", "maml-static-var", "maml-adaptive", "maml-softmax"),
         description="Learned methods compared (add maml-adaptive-2nd for second-order MAML).",
@@ -211,7 +265,84 @@ class ReproducePreset(_Strict):
             raise ValueError("methods must be non-empty and distinct")
         if self.adapt.eval_steps < self.env.high_period_steps:
             raise ValueError("adapt.eval_steps must cover one high-level window")
+        if len(set(self.frozen)) != len(self.frozen) or len(self.frozen) > 1:
+            raise ValueError(f"frozen: at most one of 'high', 'low' (got {list(self.frozen)})")
+        if "pretrained" in self.methods and self.meta.init != "pretrain":
+            raise ValueError("methods: 'pretrained' is the control of meta.init: pretrain (set it)")
+        stuck = never_ready(self.learning_budgets())
+        if stuck:
+            lines = "; ".join(b.explain() for b in stuck)
+            raise ValueError(
+                f"a learner can never become ready: {lines}. Lower high/low batch_size or "
+                "learning_starts (adapt.shots.batch_size in phase 3), or give that phase more episodes"
+            )
         return self
+
+    def needs_pretrain(self, method: str) -> bool:
+        """Whether `method` starts from phase-1 results (donor, partner, variances or θ_M)."""
+        if method in ("tl", "mtl", "maml-static-var", "pretrained"):
+            return True
+        return method in MAML_SCHEMES and self.meta.init == "pretrain"
+
+    def learning_budgets(self) -> list[LevelBudget]:
+        """Every (phase, level) a learner must learn in (`experiments.meta.budget`)."""
+        out: list[LevelBudget] = []
+        uses_p1 = any(self.needs_pretrain(m) for m in self.methods)
+        uses_meta = any(m in MAML_SCHEMES for m in self.methods)
+        for level in ("high", "low"):
+            if level not in self.frozen:
+                out += self._level_budgets(level, uses_p1, uses_meta)
+        return out
+
+    def _level_budgets(self, level: Level, uses_p1: bool, uses_meta: bool) -> list[LevelBudget]:
+        cfg = self.high if level == "high" else self.low
+        period = self.env.high_period_steps
+
+        def per_episode(steps: int) -> int:
+            return steps // period if level == "high" else steps
+
+        ep, thr, cap = (
+            per_episode(self.env.episode_steps),
+            max(cfg.batch_size, cfg.learning_starts),
+            cfg.buffer_size,
+        )
+        m, s = self.meta, self.scalability
+        out = []
+        if uses_p1:
+            out.append(
+                LevelBudget("phase 1 (pretrain)", level, "episode", self.pretrain.episodes, ep, thr, cap)
+            )
+        if uses_meta:
+            support = (m.episodes - m.query_episodes) * ep
+            out.append(
+                LevelBudget("phase 2 (support set)", level, "iteration", m.iterations, support, thr, cap)
+            )
+            out.append(
+                LevelBudget(
+                    "phase 2 (query set, fresh each iteration)",
+                    level,
+                    "iteration",
+                    1,
+                    m.query_episodes * ep,
+                    1,
+                    cap,
+                )
+            )
+        adapt_thr = max(self.adapt.shots.batch_size, cfg.learning_starts)
+        per_shot = self.adapt.shots.episodes_per_shot * ep
+        out.append(
+            LevelBudget(
+                "phase 3 (adaptation)", level, "shot", self.adapt_iterations, per_shot, adapt_thr, cap
+            )
+        )
+        if s.enabled:
+            scale = (s.episodes - 1) * per_episode(s.episode_steps)
+            out.append(
+                LevelBudget(
+                    "scalability", level, "iteration", s.iterations, scale, thr, min(cap, s.buffer_size)
+                )
+            )
+        return out
 
     @property
     def seed_list(self) -> list[int]:
@@ -236,7 +367,7 @@ class ReproducePreset(_Strict):
 # ---------------------------------------------------------------------------------------------
 # loading
 
-_NESTED = ("env", "high", "low", "pretrain", "meta", "adapt", "scalability")
+_NESTED = ("env", "high", "low", "pretrain", "meta", "adapt", "scalability", "sweep")
 
 
 def _merge(defaults: BaseModel, data: Mapping[str, Any]) -> dict[str, Any]:

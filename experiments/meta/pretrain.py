@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 from torch import Tensor
 
+from experiments.meta.budget import Level
 from experiments.meta.envs import (
     Scenarios,
     agent_config,
@@ -26,13 +28,20 @@ from experiments.meta.envs import (
     to_cpu,
 )
 from experiments.meta.preset import ReproducePreset
-from experiments.meta.rollout import collect_episode
+from experiments.meta.rollout import collect_episode, update_pool
 from meta_controller.algorithm import GROUPS
 from meta_controller.weights import mean_td_variance
 from xapps.agent import AgentPool
 
-__all__ = ["GROUPS", "PretrainResult", "choose_tasks", "pretrain", "static_var_means", "td_variances"]
-
+__all__ = [
+    "GROUPS",
+    "PretrainResult",
+    "choose_tasks",
+    "mean_params",
+    "pretrain",
+    "static_var_means",
+    "td_variances",
+]
 
 
 @dataclass
@@ -44,6 +53,10 @@ class PretrainResult:
     partner: int  # MTL: the training task trained jointly with the new task
     partner_replay: dict[str, Any]  # learner → replay state of the partner task
 
+    def mean_params(self) -> dict[str, Tensor]:
+        """The parameter mean of the phase-1 agents (θ_M's start with ``meta.init: pretrain``)."""
+        return mean_params(self.task_params)
+
     def summary(self) -> dict[str, Any]:
         """The JSON-able part (no tensors)."""
         return {
@@ -52,6 +65,14 @@ class PretrainResult:
             "donor": self.donor,
             "partner": self.partner,
         }
+
+
+def mean_params(params: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+    """Element-wise mean of parameter dicts with the same keys (all agents start at θ_0, so
+    their mean is a meaningful point: phase 1 moves each only a little from it)."""
+    if not params:
+        raise ValueError("no parameters to average")
+    return {k: torch.stack([p[k] for p in params]).mean(0) for k in params[0]}
 
 
 def choose_tasks(seed: int, n_tasks: int) -> tuple[int, int]:
@@ -70,13 +91,12 @@ def td_variances(pool: AgentPool, which: str = "windowed") -> dict[str, list[flo
     return out
 
 
-def _learner(pool: AgentPool, every: int, rounds: int) -> Callable[[int], None]:
+def _learner(pool: AgentPool, every: int, rounds: int, frozen: tuple[Level, ...]) -> Callable[[int], None]:
     def learn(step: int) -> None:
         if (step + 1) % every:
             return
-        for agent in pool:
-            for _ in range(rounds):
-                agent.update()
+        for _ in range(rounds):
+            update_pool(pool, frozen)
 
     return learn
 
@@ -93,7 +113,7 @@ def pretrain(
     env = make_env(scenarios.train, preset)
     config = agent_config(preset, env)
     pool = make_pool(config, env.n_du, initial_params(config, seed, device), derive_seed(seed, "p1"), device)
-    learn = _learner(pool, cfg.update_every, cfg.updates_per_round)
+    learn = _learner(pool, cfg.update_every, cfg.updates_per_round, preset.frozen)
     history: dict[str, list[list[float]]] = {g: [] for g in GROUPS}
     curve: list[float] = []
     for episode in range(cfg.episodes):

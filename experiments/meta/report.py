@@ -7,8 +7,22 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from experiments.meta.aggregate import SLICES
+from experiments.meta.analysis import STATIC_TRAIN, init_summary_lines
+from experiments.meta.preset import METHOD_LABELS
 
-__all__ = ["fmt_ci", "render_report"]
+BASELINE_LABELS = {
+    "static-pf": "oracle split (static-pf: the task's own hand-set split)",
+    "static-rr": "oracle split (static-rr: the task's own hand-set split)",
+    STATIC_TRAIN: "static split chosen on the training tasks (PF)",
+}
+
+
+def label(name: str) -> str:
+    """A policy's name in the report (oracle baselines and controls spelt out)."""
+    return BASELINE_LABELS.get(name) or METHOD_LABELS.get(name) or name
+
+
+__all__ = ["BASELINE_LABELS", "fmt_ci", "label", "render_report"]
 
 
 def _num(x: Any, digits: int = 3) -> str:
@@ -48,29 +62,34 @@ def _fig4_table(results: Mapping[str, Any]) -> str:
     shots = f4["shots"]
     pick = [shots[0], *(k for k in shots if k in (5, 30)), shots[-1]]
     pick = list(dict.fromkeys(pick))
-    rows = [[m, *(fmt_ci(v[str(k)]) for k in pick)] for m, v in f4["methods"].items()]
-    rows += [[f"{b} (classical)", *([fmt_ci(ci)] * len(pick))] for b, ci in f4["baselines"].items()]
+    rows = [[label(m), *(fmt_ci(v[str(k)]) for k in pick)] for m, v in f4["methods"].items()]
+    rows += [[f"{label(b)} (classical)", *([fmt_ci(ci)] * len(pick))] for b, ci in f4["baselines"].items()]
     return _table(["policy", *(f"{k} shots" for k in pick)], rows)
 
 
-def _separation(results: Mapping[str, Any]) -> str:
-    sep, parts = results["separation"], []
-    for ref, table in sep["reference"].items():
+def _separation_tables(sep: Mapping[str, Any], shots: Sequence[int]) -> list[str]:
+    parts = []
+    for ref, table in sep.items():
         rows = [
             [
-                name,
-                *(
-                    fmt_ci(cells[str(k)]) + (" %*" if cells[str(k)]["significant"] else " %")
-                    for k in sep["shots"]
-                ),
+                label(name),
+                *(fmt_ci(cells[str(k)]) + (" %*" if cells[str(k)]["significant"] else " %") for k in shots),
             ]
             for name, cells in table.items()
         ]
         parts.append(
-            f"Against **{ref}** ((policy − {ref}) / {ref}; * = CI excludes 0):\n\n"
-            + _table(["policy", *(f"{k} shots" for k in sep["shots"])], rows)
+            f"Against **{label(ref)}** ((policy − ref) / ref; * = CI excludes 0):\n\n"
+            + _table(["policy", *(f"{k} shots" for k in shots)], rows)
         )
-    return "\n\n".join(parts) if parts else "(not enough methods)"
+    return parts
+
+
+def _separation(results: Mapping[str, Any]) -> str:
+    sep = results["separation"]
+    parts = ["### Pooled over the new tasks", *_separation_tables(sep["reference"], sep["shots"])]
+    for task, tables in sep.get("per_task", {}).items():
+        parts += [f"### {task}", *_separation_tables(tables, sep["shots"])]
+    return "\n\n".join(parts) if sep["reference"] else "(not enough methods)"
 
 
 def _fig8_table(results: Mapping[str, Any]) -> str:
@@ -79,7 +98,10 @@ def _fig8_table(results: Mapping[str, Any]) -> str:
     rows = [
         [m, *(fmt_ci(v[s][str(k)], 2) for s in SLICES for k in f8["shots"])] for m, v in f8["methods"].items()
     ]
-    rows += [[b, *(fmt_ci(v[s], 2) for s in SLICES for _ in f8["shots"])] for b, v in f8["baselines"].items()]
+    rows += [
+        [label(b), *(fmt_ci(v[s], 2) for s in SLICES for _ in f8["shots"])]
+        for b, v in f8["baselines"].items()
+    ]
     return _table(header, rows)
 
 
@@ -114,16 +136,22 @@ def _table2(results: Mapping[str, Any]) -> str:
 
 def _table3(results: Mapping[str, Any]) -> str:
     rows = [
-        [r["method"], r["scheme"], fmt_ci(r["normalised_reward"]), fmt_ci(r["shots_to_converge"])]
+        [r["method"], r["scheme"], fmt_ci(r["normalised_reward"]), fmt_ci(r["shots_to_threshold"])]
         for r in results["table3"]
     ]
     shot = results["table3"][0]["shot"] if results["table3"] else "–"
-    return _table(["method", "weights", f"normalised reward @{shot} shots", "shots to converge"], rows)
+    header = [
+        "method",
+        "weights",
+        f"normalised reward @{shot} shots",
+        "shots to threshold (unreached = T_new + 1)",
+    ]
+    return _table(header, rows)
 
 
 def _extended(results: Mapping[str, Any]) -> str:
     rows = [
-        [p, fmt_ci(v["latency_ms"]), fmt_ci(v["jain"]), fmt_ci(v["spike_degradation_pct"]) + " %"]
+        [label(p), fmt_ci(v["latency_ms"]), fmt_ci(v["jain"]), fmt_ci(v["spike_degradation_pct"]) + " %"]
         for p, v in results["extended"].items()
     ]
     return _table(
@@ -137,9 +165,14 @@ def _weights(results: Mapping[str, Any], tasks: Sequence[str]) -> str:
         for m, by_group in results["task_weights"].items()
     ]
     groups: Mapping[str, Any] = next(iter(results["task_weights"].values()), {})
+    ent = results.get("weight_entropy", {})
+    ent_rows = [[m, *(fmt_ci(by_group.get(g)) for g in groups)] for m, by_group in ent.items()]
     return (
         f"Mean task weight w_g (tasks in order: {', '.join(tasks)}), per agent group, averaged over seeds "
-        "and meta-iterations:\n\n" + _table(["method", *groups], rows)
+        "and meta-iterations:\n\n"
+        + _table(["method", *groups], rows)
+        + "\n\nNormalised entropy H(w)/log G of the weights per iteration (1 = uniform), mean over "
+        "iterations, then over seeds:\n\n" + _table(["method", *groups], ent_rows)
     )
 
 
@@ -195,8 +228,80 @@ def _setup(meta: Mapping[str, Any]) -> str:
         f"evaluation {a['eval_steps']} steps",
         "- new tasks (never used in meta-training):",
         new,
+        "- when each level first learns (`experiments/meta/budget.py`):",
+        *(f"  - {line}" for line in meta.get("budgets", [])),
     ]
     return "\n".join(lines)
+
+
+def _sweep(results: Mapping[str, Any]) -> str:
+    sw = results.get("sweep") or {}
+    if not sw:
+        return "(no split sweep: shots to threshold and headroom not measured)"
+    rows = [
+        [
+            task,
+            ", ".join(t["best_splits"]),
+            fmt_ci(t["best"]),
+            fmt_ci(t["equal"]),
+            fmt_ci(t["train_split"]),
+            fmt_ci(t["headroom_vs_equal_pct"]) + " %",
+            fmt_ci(t["headroom_vs_train_split_pct"]) + " %",
+            "**flagged**" if t["flagged"] else "ok",
+        ]
+        for task, t in sw["tasks"].items()
+    ]
+    enough = f"≥ {sw['min_headroom_pct']:.0f} %?"
+    header = ["new task", "best split(s)", "best", "equal split", "training-chosen split",
+              "headroom vs equal", "headroom vs training-chosen", enough]  # fmt: skip
+    table = sw["table"]
+    top = sorted(range(len(table["splits"])), key=lambda i: -table["train_mean"][i])[:5]
+    sweep_rows = [
+        [table["splits"][i], _num(table["train_mean"][i]), *(_num(v[i]) for v in table["new"].values())]
+        for i in top
+    ]
+    return (
+        "Every fixed split (eMBB/mMTC/URLLC) of the grid, PF inside slices, evaluated like the methods "
+        f"(same env seeds). Training-chosen split(s): {', '.join(sw['train_splits'])}. A task is flagged "
+        "when its best fixed split beats the equal split or the training-chosen split by less than "
+        f"{sw['min_headroom_pct']:.0f} % (little room for adaptation to show).\n\n"
+        + _table(header, rows)
+        + "\n\nThe five best splits on the training tasks (mean cumulative reward over seeds):\n\n"
+        + _table(["split", "training tasks", *table["new"]], sweep_rows)
+    )
+
+
+def _threshold(results: Mapping[str, Any], t_new: int) -> str:
+    th = results.get("threshold_shots") or {}
+    if not th:
+        return "(no split sweep: not measured)"
+    tasks = list(next(iter(th.values())))
+    rows = [
+        [label(m), *(f"{c[t]['median_text']} ({c[t]['reached']}/{c[t]['n']})" for t in tasks)]
+        for m, c in th.items()
+    ]
+    return (
+        "First evaluated shot whose greedy reward reaches the threshold (a fraction of the task's best "
+        f'fixed split of the same seed; `docs/reproduce.md`): median over seeds, "> {t_new}" when fewer '
+        "than half reach it; in brackets the seeds that reach it.\n\n" + _table(["method", *tasks], rows)
+    )
+
+
+def _init_check(results: Mapping[str, Any]) -> str:
+    checks = results.get("init_check") or {}
+    if not checks:
+        return "(no meta-learned initialisation)"
+    rows = [
+        [label(m), fmt_ci(c["init"]), fmt_ci(c["theta0"]), fmt_ci(c["vs_theta0_pct"]) + " %"]
+        for m, c in checks.items()
+    ]
+    return (
+        "Each initialisation run greedily on the **training** tasks before any adaptation, against the "
+        "random θ_0 it started from (paired by seed):\n\n"
+        + _table(["method", "init (cumulative reward)", "θ_0", "init vs θ_0"], rows)
+        + "\n\n"
+        + "\n".join(init_summary_lines(checks))
+    )
 
 
 def render_report(
@@ -217,6 +322,12 @@ def render_report(
         _claims(results["claims"]),
         "Verdicts are computed from the CIs (rules in `experiments/meta/claims.py` and `docs/reproduce.md`); "
         "no run was tuned toward a paper number.",
+        "## Split sweep: headroom of the new tasks",
+        _sweep(results),
+        "## Before adaptation: the initialisations on the training tasks",
+        _init_check(results),
+        "## Shots to threshold",
+        _threshold(results, int(meta["t_new"])),
         "## What separates the methods",
         "Paired relative difference of the cumulative reward on the new tasks (mean over new tasks per seed, "
         "then over seeds). Classical schedulers do not adapt, so their column values repeat.",

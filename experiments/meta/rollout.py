@@ -4,19 +4,40 @@
 transitions go to the pool that should learn from them (the acting pool by default; meta-training
 sends its query episodes to a separate pool whose buffers hold only the query set). An optional
 ``learn`` callback runs after every step (phase 1 trains online).
+
+``update_pool`` is the one update step of every phase: one DDPG update of each learner of each
+agent that is ready, except learners of frozen levels and learners a gate holds back (MTL's
+learners wait until the new task's own data would make a fresh learner ready).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from numpy.typing import NDArray
 
 from e2sim.env import HierAction, HierarchicalSlicingEnv
-from xapps.agent import AgentPool, Transition
+from experiments.meta.budget import Level, level_of
+from xapps.agent import AgentPool, HierarchicalAgent, Transition
 
-__all__ = ["collect_episode"]
+__all__ = ["collect_episode", "update_pool"]
+
+
+def update_pool(
+    pool: Iterable[HierarchicalAgent],
+    frozen: tuple[Level, ...] = (),
+    gate: Callable[[str], bool] | None = None,
+) -> int:
+    """One update of every ready learner of every agent, skipping frozen levels and learners
+    for which ``gate(name)`` is False. Returns the number of gradient steps made."""
+    steps = 0
+    for agent in pool:
+        for name, learner in agent.agents().items():
+            if level_of(name) in frozen or (gate is not None and not gate(name)):
+                continue
+            steps += learner.update() is not None
+    return steps
 
 
 def collect_episode(

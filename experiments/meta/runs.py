@@ -5,6 +5,7 @@ A run is identified by (kind, name, seed):
 - ``pretrain/-/s``: phase 1 of seed s (TL donors, MTL partner data, Static-Var variances);
 - ``method/M/s``: method M adapted to every new task (a MAML-HRL method meta-trains first);
 - ``baseline/B/s``: classical scheduler B evaluated on every new task;
+- ``sweep/-/s``: the split sweep (:mod:`experiments.meta.sweep`) on the training and new tasks;
 - ``learner/L/s``: off-the-shelf learner L (SB3 TD3) trained from scratch on every new task, at
   DRL's env-step budget — planned only where Stable-Baselines3 is installed
   (:mod:`experiments.meta.sb3_scratch`);
@@ -31,12 +32,21 @@ from typing import Any, Literal
 import torch
 
 from experiments.meta import sb3_scratch
-from experiments.meta.adapt import MethodInit, adapt_task, evaluate_baseline
-from experiments.meta.envs import Scenarios, agent_config, initial_params, load_scenarios, make_env
+from experiments.meta.adapt import (
+    MethodInit,
+    adapt_task,
+    eval_env,
+    eval_seeds,
+    evaluate_baseline,
+    evaluate_on,
+)
+from experiments.meta.envs import Scenarios, agent_config, initial_params, load_scenarios, make_env, make_pool
 from experiments.meta.metatrain import MetaLearner
-from experiments.meta.preset import MAML_SCHEMES, ReproducePreset
-from experiments.meta.pretrain import pretrain, static_var_means
+from experiments.meta.preset import MAML_SCHEMES, PAPER_WEIGHTING, ReproducePreset
+from experiments.meta.pretrain import mean_params, pretrain, static_var_means
 from experiments.meta.scaling import run_scaling, size_label
+from experiments.meta.sweep import TRAIN_KEY, run_sweep
+from experiments.policy import GreedyPolicy
 
 __all__ = [
     "RunContext",
@@ -49,8 +59,7 @@ __all__ = [
     "result_path",
 ]
 
-Kind = Literal["pretrain", "method", "baseline", "learner", "scale"]
-_NEEDS_PRETRAIN = ("tl", "mtl", "maml-static-var")
+Kind = Literal["pretrain", "method", "baseline", "sweep", "learner", "scale"]
 
 
 @dataclass(frozen=True, order=True)
@@ -83,6 +92,8 @@ def plan_runs(preset: ReproducePreset) -> list[RunSpec]:
     runs = [RunSpec("pretrain", "-", s) for s in seeds]
     runs += [RunSpec("method", m, s) for s in seeds for m in preset.methods]
     runs += [RunSpec("baseline", b, s) for s in seeds for b in preset.baselines]
+    if preset.sweep.enabled:
+        runs += [RunSpec("sweep", "-", s) for s in seeds]
     runs += [RunSpec("learner", name, s) for s in seeds for name in sb3_scratch.planned_learners()]
     if preset.scalability.enabled:
         n = preset.scalability.seeds or preset.seeds
@@ -94,8 +105,8 @@ def plan_runs(preset: ReproducePreset) -> list[RunSpec]:
     return runs
 
 
-def dependencies(spec: RunSpec) -> list[RunSpec]:
-    if spec.kind == "method" and spec.name in _NEEDS_PRETRAIN:
+def dependencies(spec: RunSpec, preset: ReproducePreset) -> list[RunSpec]:
+    if spec.kind == "method" and preset.needs_pretrain(spec.name):
         return [RunSpec("pretrain", "-", spec.seed)]
     return []
 
@@ -154,16 +165,15 @@ def _meta_init(ctx: RunContext, spec: RunSpec, sc: Scenarios) -> tuple[dict[str,
         saved = _load_torch(path)
         return saved["theta"], json.loads(saved["summary"])
     preset = ctx.preset
-    config = agent_config(preset, make_env(sc.train, preset))
     static = None
     if spec.name == "maml-static-var":
         p1 = load_result(ctx.out_dir, RunSpec("pretrain", "-", spec.seed))
         static = static_var_means(p1["pretrain"]["td_history"])
     learner = MetaLearner(
         sc.train,
-        preset,
+        _method_preset(preset, spec.name),
         MAML_SCHEMES[spec.name],
-        initial_params(config, spec.seed, ctx.device),
+        {k: v.to(ctx.device) for k, v in _start(ctx, spec, sc).items()},
         spec.seed,
         static_means=static,
         second_order=spec.name.endswith("-2nd"),
@@ -180,8 +190,47 @@ def _meta_init(ctx: RunContext, spec: RunSpec, sc: Scenarios) -> tuple[dict[str,
     return dict(res.theta), summary
 
 
+def _method_preset(preset: ReproducePreset, method: str) -> ReproducePreset:
+    """The preset a method meta-trains with: "paper as written" methods weight raw variances, T = 1."""
+    if method not in PAPER_WEIGHTING:
+        return preset
+    meta = preset.meta.model_copy(update={"normalise": "none", "temperature": 1.0})
+    return preset.model_copy(update={"meta": meta})
+
+
+def _theta0(ctx: RunContext, spec: RunSpec, sc: Scenarios) -> dict[str, Any]:
+    return initial_params(agent_config(ctx.preset, make_env(sc.train, ctx.preset)), spec.seed, "cpu")
+
+
+def _start(ctx: RunContext, spec: RunSpec, sc: Scenarios) -> dict[str, Any]:
+    """Where θ_M starts (and what the 'pretrained' control adapts from): θ_0 or the phase-1 mean."""
+    if ctx.preset.meta.init == "random" and spec.name != "pretrained":
+        return _theta0(ctx, spec, sc)
+    art = _load_torch(_artifact(ctx.out_dir, RunSpec("pretrain", "-", spec.seed), ".pt"))
+    return mean_params(art["task_params"])
+
+
+def _greedy_on_train(ctx: RunContext, spec: RunSpec, sc: Scenarios, params: dict[str, Any]) -> float:
+    preset = ctx.preset
+    env = eval_env(sc.train, preset)
+    pool = make_pool(agent_config(preset, env), env.n_du, params, 0, "cpu")
+    seeds = eval_seeds(spec.seed, TRAIN_KEY, preset)
+    return evaluate_on(env, lambda _s: GreedyPolicy(pool), preset, seeds).cumulative_reward
+
+
+def _train_check(ctx: RunContext, spec: RunSpec, sc: Scenarios, init: dict[str, Any]) -> dict[str, float]:
+    """θ_M (or the pretrained mean) greedy on the *training* tasks beside θ_0, before adaptation."""
+    return {
+        "init": _greedy_on_train(ctx, spec, sc, init),
+        "theta0": _greedy_on_train(ctx, spec, sc, _theta0(ctx, spec, sc)),
+    }
+
+
 def _method_init(ctx: RunContext, spec: RunSpec, sc: Scenarios) -> tuple[MethodInit, dict[str, Any] | None]:
     config = agent_config(ctx.preset, make_env(sc.train, ctx.preset))
+    if spec.name == "pretrained":
+        start = _start(ctx, spec, sc)
+        return MethodInit(start), {"train_check": _train_check(ctx, spec, sc, start)}
     if spec.name in ("drl", "mtl", "tl"):
         theta0 = initial_params(config, spec.seed, "cpu")
         if spec.name == "drl":
@@ -193,7 +242,7 @@ def _method_init(ctx: RunContext, spec: RunSpec, sc: Scenarios) -> tuple[MethodI
             return MethodInit(art["task_params"][p1["donor"]]), {"donor": p1["donor"]}
         return MethodInit(theta0, art["partner_replay"]), {"partner": p1["partner"]}
     theta, summary = _meta_init(ctx, spec, sc)
-    return MethodInit(theta), summary
+    return MethodInit(theta), summary | {"train_check": _train_check(ctx, spec, sc, theta)}
 
 
 def _run_method(ctx: RunContext, spec: RunSpec, sc: Scenarios) -> dict[str, Any]:
@@ -209,6 +258,10 @@ def _run_baseline(ctx: RunContext, spec: RunSpec, sc: Scenarios) -> dict[str, An
         evaluate_baseline(scn, name, ctx.preset, spec.name, spec.seed) for name, scn in sc.new_tasks.items()
     ]
     return {"tasks": tasks}
+
+
+def _run_sweep(ctx: RunContext, spec: RunSpec, sc: Scenarios) -> dict[str, Any]:
+    return {"sweep": run_sweep(sc, ctx.preset, spec.seed)}
 
 
 def _run_learner(ctx: RunContext, spec: RunSpec, sc: Scenarios) -> dict[str, Any]:
@@ -229,6 +282,7 @@ _EXECUTORS: dict[str, Callable[[RunContext, RunSpec, Scenarios], dict[str, Any]]
     "pretrain": _run_pretrain,
     "method": _run_method,
     "baseline": _run_baseline,
+    "sweep": _run_sweep,
     "learner": _run_learner,
     "scale": _run_scale,
 }

@@ -10,8 +10,8 @@ network sizes, activation, γ, τ, batch, buffer, ``learning_starts`` and noise 
 per decision (the fewest ``train_baseline`` takes; DRL's rate is ``updates_per_shot`` per shot,
 so the report gives both counts). Inside slices the node's PF scheduler runs, where DRL learns
 the per-UE level too. The trained policy then goes through the same greedy evaluation
-(:func:`experiments.meta.evaluation.evaluate_policy`) on the same env seeds
-(:func:`experiments.meta.adapt.eval_seed`) as every method and classical scheduler: nominal and
+(:func:`experiments.meta.adapt.evaluate_on`) on the same env seeds
+(:func:`experiments.meta.adapt.eval_seeds`) as every method and classical scheduler: nominal and
 under the traffic spike.
 
 Without SB3 these runs are not planned and the report says why in one line (:func:`note`).
@@ -31,9 +31,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from e2sim.config import ScenarioConfig
-from experiments.meta.adapt import eval_seed
-from experiments.meta.envs import derive_seed, make_env, preset_train_config, with_traffic_spike
-from experiments.meta.evaluation import evaluate_policy
+from experiments.meta.adapt import eval_env, eval_seeds, evaluate_on
+from experiments.meta.envs import derive_seed, preset_train_config, with_traffic_spike
 from experiments.meta.preset import ReproducePreset
 from experiments.sb3_baselines import Learner, SplitPolicy, load_split_policy, train_baseline
 from metahrl_gym.core import RuleLow
@@ -106,11 +105,12 @@ class ScratchTaskResult:
 
 
 def _evaluate(
-    scenario: ScenarioConfig, preset: ReproducePreset, predict: Predictor, seed: int
+    scenario: ScenarioConfig, preset: ReproducePreset, predict: Predictor, seeds: list[int]
 ) -> dict[str, Any]:
-    env = make_env(scenario, preset, preset.adapt.eval_steps)
-    policy = SplitPolicy(predict, RuleLow(LOW_RULE, env), LABEL)
-    return evaluate_policy(env, policy, preset.adapt.eval_steps, seed).as_dict()
+    env = eval_env(scenario, preset)
+    return evaluate_on(
+        env, lambda _s: SplitPolicy(predict, RuleLow(LOW_RULE, env), LABEL), preset, seeds
+    ).as_dict()
 
 
 def train_and_evaluate(
@@ -126,12 +126,12 @@ def train_and_evaluate(
     run = train_baseline(scenario, config, LEARNER, derive_seed(seed, "sb3", task), run_dir, low=LOW_RULE)
     wall = time.perf_counter() - start
     predict, _ = load_split_policy(run.out_dir)  # the saved model, as `metahrl eval` loads it
-    e_seed = eval_seed(seed, task)
+    e_seeds = eval_seeds(seed, task, preset)
     spiked = with_traffic_spike(scenario, preset.adapt.spike_factor)
     return ScratchTaskResult(
         task=task,
-        nominal=_evaluate(scenario, preset, predict, e_seed),
-        spike=_evaluate(spiked, preset, predict, e_seed),
+        nominal=_evaluate(scenario, preset, predict, e_seeds),
+        spike=_evaluate(spiked, preset, predict, e_seeds),
         env_steps=run.steps,
         gradient_steps=run.gradient_steps,
         train_wall_s=wall,

@@ -18,10 +18,13 @@ def test_plan_puts_dependencies_in_the_plan() -> None:
     runs = plan_runs(preset)
     assert len(runs) == len(set(runs))
     for spec in runs:
-        for dep in dependencies(spec):
+        for dep in dependencies(spec, preset):
             assert dep in runs
-    assert dependencies(RunSpec("method", "tl", 0)) == [RunSpec("pretrain", "-", 0)]
-    assert dependencies(RunSpec("method", "drl", 0)) == []
+    assert dependencies(RunSpec("method", "tl", 0), preset) == [RunSpec("pretrain", "-", 0)]
+    assert dependencies(RunSpec("method", "drl", 0), preset) == []
+    assert dependencies(RunSpec("method", "maml-adaptive", 0), preset) == []
+    pretrained = preset.model_copy(update={"meta": preset.meta.model_copy(update={"init": "pretrain"})})
+    assert dependencies(RunSpec("method", "maml-adaptive", 0), pretrained) == [RunSpec("pretrain", "-", 0)]
 
 
 def test_worker_processes_run_in_dependency_order(tmp_path: Path) -> None:

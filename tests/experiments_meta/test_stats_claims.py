@@ -72,6 +72,10 @@ def test_settling_point() -> None:
         ("level", 0.84, MeanCI(0.60, 0.55, 0.65, 3), "differs"),
         ("effect", 4.0, MeanCI(5.0, float("nan"), float("nan"), 1), "inconclusive"),
         ("effect", 4.0, None, "not measured"),
+        # zero-width CI: every seed gave the same difference (e.g. two saturated arms): no verdict
+        ("effect", 4.0, MeanCI(0.0, 0.0, 0.0, 3), "not measurable"),
+        # a deterministic level below a bound is still a measurement
+        ("below", 5.0, MeanCI(3.0, 3.0, 3.0, 3), "reproduced"),
     ],
 )
 def test_verdict_rules(kind: str, paper: float, ci: MeanCI | None, expected: str) -> None:
@@ -80,7 +84,7 @@ def test_verdict_rules(kind: str, paper: float, ci: MeanCI | None, expected: str
 
 def _fake_method(rewards: dict[int, float], final: str) -> dict[int, dict[str, object]]:
     def task(r: float) -> dict[str, object]:
-        ev = {"cumulative_reward": r, "latency_mean_ms": 10.0, "jain": 0.9, "normalised_reward": r / 30}
+        ev = {"cumulative_reward": r, "latency_mean_ms": 10.0, "jain": 0.9, "normalised_reward": r / 300}
         return {"task": "t", "evals": {final: ev}, "spike": {"cumulative_reward": 0.97 * r}}
 
     return {s: {"tasks": [task(r)]} for s, r in rewards.items()}
@@ -104,3 +108,18 @@ def test_claims_are_computed_from_results() -> None:
     spike = claims["degradation under a 50 % traffic spike (Adaptive)"]
     assert spike.measured is not None and spike.measured.mean == pytest.approx(3.0)
     assert spike.verdict == "reproduced"
+
+
+def test_saturated_comparisons_get_no_verdict() -> None:
+    """Both arms at the reward's ceiling (normalised 1.0 on every seed) with a spread that would
+    otherwise look significant: the comparison is 'not measurable', the unsaturated one is not."""
+    preset = load_preset("micro")
+    final = str(preset.adapt_iterations)
+    loaded = Loaded()
+    loaded.methods["maml-adaptive"] = _fake_method({0: 300.0, 1: 301.0, 2: 302.0}, final)
+    loaded.methods["maml-uniform"] = _fake_method({0: 300.0, 1: 300.0, 2: 300.0}, final)
+    loaded.methods["drl"] = _fake_method({0: 200.0, 1: 201.0, 2: 199.0}, final)
+    claims = {c.claim: c for c in evaluate_claims(loaded, preset, {"table3": [], "table2": []})}
+    assert claims["adaptive vs uniform MAML-HRL, cumulative reward"].verdict == "not measurable"
+    assert claims["adaptive vs DRL, cumulative reward"].verdict != "not measurable"
+    assert verdict("effect", 4.0, MeanCI(5.0, 3.0, 7.0, 3), saturated=True) == "not measurable"
