@@ -80,6 +80,21 @@ def _largest_remainder(shares: NDArray[np.float64], total: NDArray[np.int64]) ->
     return base + (ranks < short[:, None])
 
 
+@dataclass(frozen=True)
+class _AllocMasks:
+    """Per UE in segment order: whether its (DU, slice) uses round robin, proportional fair,
+    explicit counts or shares; and whether any does."""
+
+    rr_o: NDArray[np.bool_]
+    pf_o: NDArray[np.bool_]
+    explicit_o: NDArray[np.bool_]
+    weighted_o: NDArray[np.bool_]
+    rr_any: bool
+    pf_any: bool
+    explicit_any: bool
+    weighted_any: bool
+
+
 class Simulator:
     """N_DU DUs × their UEs × K RBs, stepped one TTI at a time. See the module docstring.
 
@@ -175,6 +190,7 @@ class Simulator:
         self._next_event = 0
         self.counters = WindowCounters(n, self.n_du, _N_SLICES)
         self.last_allocation = np.zeros(n, np.int64)
+        self._alloc_kept: tuple[tuple[bytes, bytes, bytes], NDArray[np.int64], _AllocMasks] | None = None
 
     def __setstate__(self, state: dict[str, object]) -> None:
         """Unpickle, filling controls added after the pickle was written (older checkpoints)."""
@@ -462,10 +478,11 @@ class Simulator:
             self._update_gains()
             self._associate()
         self._arrivals()
-        counts = self._allocate()
+        queued = self._q_len * self.ues.packet_bits - self._head_sent
+        counts = self._allocate(queued)
         owner = self._owner_map(counts)
         cap = self._radio(owner)
-        self._serve(cap, counts)
+        self._serve(cap, counts, queued)
         self.last_allocation = counts
         self.counters.ttis += 1
         self.t += 1
@@ -517,30 +534,50 @@ class Simulator:
         cs = np.concatenate(([0], np.cumsum(mask_o)))
         return cs[1:] - 1 - cs[self._seg_start][self._seg_o]
 
-    def _allocate(self) -> NDArray[np.int64]:
+    def _allocate(self, queued: NDArray[np.float64]) -> NDArray[np.int64]:
+        """Each UE's RBs this TTI; ``queued``: bits waiting per UE."""
         quota = (self.slice_rbs * self.du_active[:, None]).ravel()
-        queued = self._q_len * self.ues.packet_bits - self._head_sent
-        backlogged = self._q_len > 0
-        order, seg_o = self._order, self._seg_o
+        order = self._order
+        backlogged_o = (self._q_len > 0)[order]
+        m = self._alloc_masks()
         counts_o = np.zeros(self.n_ues, np.int64)
-        explicit_seg = self.explicit.ravel()
-        weighted_seg = self.weighted.ravel()
-        builtin_o = ~(explicit_seg | weighted_seg)[seg_o]
-        pf_o = self.scheduler_pf[seg_o // _N_SLICES]
-        rr_sel = builtin_o & ~pf_o
-        pf_sel = builtin_o & pf_o
-        if rr_sel.any():
-            counts_o += self._round_robin(backlogged[order] & rr_sel, quota)
-        if pf_sel.any():
-            counts_o += self._proportional_fair(backlogged[order] & pf_sel, queued[order], quota)
-        if explicit_seg.any():
-            counts_o += self._explicit(explicit_seg[seg_o], quota)
-        if weighted_seg.any():
-            counts_o += self._weighted(backlogged[order] & weighted_seg[seg_o], quota)
+        if m.rr_any:
+            counts_o += self._round_robin(backlogged_o & m.rr_o, quota)
+        if m.pf_any:
+            counts_o += self._proportional_fair(backlogged_o & m.pf_o, queued[order], quota)
+        if m.explicit_any:
+            counts_o += self._explicit(m.explicit_o, quota)
+        if m.weighted_any:
+            counts_o += self._weighted(backlogged_o & m.weighted_o, quota)
         counts = np.empty_like(counts_o)
         counts[order] = counts_o
         self.counters.rb_quota += quota.reshape(self.n_du, _N_SLICES)
         return counts
+
+    def _alloc_masks(self) -> _AllocMasks:
+        """Which allocation each (segment-ordered) UE's slice uses, recomputed only when the
+        controls' flags or the association changed."""
+        key = (self.explicit.tobytes(), self.weighted.tobytes(), self.scheduler_pf.tobytes())
+        kept = getattr(self, "_alloc_kept", None)  # absent from pickles of before it existed
+        if kept is not None and kept[0] == key and kept[1] is self._seg_o:
+            return kept[2]
+        seg_o = self._seg_o
+        explicit_seg, weighted_seg = self.explicit.ravel(), self.weighted.ravel()
+        builtin_o = ~(explicit_seg | weighted_seg)[seg_o]
+        pf = self.scheduler_pf[seg_o // _N_SLICES]
+        rr_o, pf_o = builtin_o & ~pf, builtin_o & pf
+        masks = _AllocMasks(
+            rr_o=rr_o,
+            pf_o=pf_o,
+            explicit_o=explicit_seg[seg_o],
+            weighted_o=weighted_seg[seg_o],
+            rr_any=bool(rr_o.any()),
+            pf_any=bool(pf_o.any()),
+            explicit_any=bool(explicit_seg.any()),
+            weighted_any=bool(weighted_seg.any()),
+        )
+        self._alloc_kept = (key, seg_o, masks)
+        return masks
 
     def _round_robin(self, mask_o: NDArray[np.bool_], quota: NDArray[np.int64]) -> NDArray[np.int64]:
         """Equal split of the slice quota among backlogged UEs; the remainder rotates per TTI."""
@@ -669,10 +706,11 @@ class Simulator:
         return cap[1:].astype(np.float64, copy=False)
 
     # ------------------------------------------------------------------ queues
-    def _serve(self, cap: NDArray[np.float64], counts: NDArray[np.int64]) -> None:
+    def _serve(
+        self, cap: NDArray[np.float64], counts: NDArray[np.int64], queued: NDArray[np.float64]
+    ) -> None:
         u, c = self.ues, self.counters
         pkt = u.packet_bits
-        queued = self._q_len * pkt - self._head_sent
         deliv = np.minimum(cap, queued)
         prog = self._head_sent + deliv
         done = np.minimum(np.floor(prog / pkt + 1e-9).astype(np.int64), self._q_len)
