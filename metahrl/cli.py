@@ -38,6 +38,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "meta-service": ("benchmarks.meta_service", "meta-controller rounds over gRPC vs in-process"),
     "xapp": ("benchmarks.xapp", "DU xApp decision and control round-trip latency, learning off/on, vs act()"),
     "learner": ("benchmarks.learner", "DDPG learner gradient steps/s (1 high + 3 low) vs a bare update"),
+    "soak": ("benchmarks.soak", "the whole system for minutes: RSS slope, losses, round trip, real time"),
     "fuzz-e2": ("benchmarks.fuzz_e2", "E2 fuzzing of every decoder and the live xApp/e2sim link"),
 }
 
