@@ -156,7 +156,7 @@ async def _main(settings: Any, args: argparse.Namespace) -> dict[str, Any]:
     beat = Heartbeat(max_age_s=5.0)
     if not args.no_http:
         routers = [service.e2.router] if hasattr(service.e2, "router") else []  # osc: submgr notifications
-        app = create_app(service, bundle.registry, routers, alive=beat)
+        app = create_app(service, bundle.registry, routers, alive=beat, config_token=settings.http.token)
         http, bound = await serve(app, settings.http.host, settings.http.port)
         if hasattr(service.e2, "use_http_port"):  # osc: the ClientEndpoint port submgr posts to
             service.e2.use_http_port(bound)

@@ -128,7 +128,9 @@ def test_bad_settings_exit_2_naming_the_field(capsys: pytest.CaptureFixture[str]
 
 def test_config_put_validates_and_changes_nothing_on_error() -> None:
     service = _service()
-    client = TestClient(create_app(service, service.metrics.registry))
+    token = "test-config-token-0123456789"  # a test fixture, not a secret
+    app = create_app(service, service.metrics.registry, config_token=token)
+    client = TestClient(app, headers={"Authorization": f"Bearer {token}"})
     before = client.get("/ric/v1/config").json()
     bad = {**before, "control": {**before["control"], "control_timeout_s": -1}}
     assert client.put("/ric/v1/config", json=bad).status_code == 422

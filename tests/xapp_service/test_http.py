@@ -72,9 +72,13 @@ def runtime() -> StubRuntime:
     return StubRuntime()
 
 
+TOKEN = "test-config-token-0123456789"  # a test fixture, not a secret
+
+
 @pytest.fixture
 def client(runtime: StubRuntime, registry: CollectorRegistry) -> TestClient:
-    return TestClient(create_app(runtime, registry))
+    app = create_app(runtime, registry, config_token=TOKEN)
+    return TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"})
 
 
 def good_body(runtime: StubRuntime, **learning: Any) -> dict[str, Any]:
@@ -237,10 +241,13 @@ def test_extra_router_is_mounted(runtime: StubRuntime, registry: CollectorRegist
 
 def test_real_uvicorn_on_port_zero(runtime: StubRuntime, registry: CollectorRegistry) -> None:
     async def scenario() -> int:
-        server, port = await serve(create_app(runtime, registry), "127.0.0.1", 0)
+        server, port = await serve(create_app(runtime, registry, config_token=TOKEN), "127.0.0.1", 0)
         assert port > 0
+        auth = {"Authorization": f"Bearer {TOKEN}"}
         try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5.0) as http:
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", timeout=5.0, headers=auth
+            ) as http:
                 assert (await http.get("/ric/v1/health/alive")).status_code == 200
                 assert (await http.get("/ric/v1/health/ready")).status_code == 503
                 all_up(runtime)

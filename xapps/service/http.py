@@ -7,10 +7,16 @@ path                   method  answer
 /ric/v1/health/ready   GET     200 when every readiness check passes, else 503; the checks
                                as JSON either way (`Readiness`)
 /ric/v1/config         GET     the run-time controls (`XappControls`)
-/ric/v1/config         PUT     replace them: a body that does not validate → 422 and
-                               nothing changes; the runtime refusing it → 409
+/ric/v1/config         PUT     replace them; needs ``Authorization: Bearer <http.token>``:
+                               none → 401, a wrong one → 403, no token configured → 403
+                               (config changes off); then a body that does not validate →
+                               422 and nothing changes; the runtime refusing it → 409
 /ric/v1/metrics        GET     Prometheus text format from the injected registry
 =====================  ======  ===========================================================
+
+Every refused PUT is counted in ``metahrl_du_http_auth_refused_total{reason}`` (``missing``,
+``invalid``, ``disabled``) and logged once with the client's address. Read-only endpoints need
+no token (Kubernetes probes and Prometheus scrape them).
 
 The app is a thin layer over an `XappRuntime` (the control loop implements it); the handlers
 are plain ``def`` so FastAPI runs them in its thread pool — a readiness check that pings Redis
@@ -21,18 +27,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import logging
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol
+from typing import Literal, NoReturn, Protocol
+from weakref import WeakKeyDictionary
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, HTTPException, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import BaseModel, Field
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from pydantic import BaseModel, Field, SecretStr
 
+from xapps.service.metrics import PREFIX
 from xapps.service.settings import XappControls
 
 __all__ = [
@@ -41,12 +53,19 @@ __all__ = [
     "HttpServer",
     "Readiness",
     "XappRuntime",
+    "config_auth",
     "create_app",
     "e2_check",
     "meta_check",
     "sdl_check",
     "serve",
 ]
+
+
+_log = logging.getLogger(__name__)
+
+AuthRefusal = Literal["missing", "invalid", "disabled"]
+_AUTH_REFUSED: WeakKeyDictionary[CollectorRegistry, Counter] = WeakKeyDictionary()
 
 
 class Check(BaseModel):
@@ -137,15 +156,78 @@ class Heartbeat:
         return self.age_s() <= self.max_age_s
 
 
+def _auth_refused(registry: CollectorRegistry) -> Counter:
+    """The refusal counter of ``registry`` (one per registry, however many apps use it)."""
+    counter = _AUTH_REFUSED.get(registry)
+    if counter is None:
+        counter = Counter(
+            PREFIX + "http_auth_refused",
+            "config-changing HTTP requests refused for their bearer token",
+            ("reason",),
+            registry=registry,
+        )
+        _AUTH_REFUSED[registry] = counter
+    return counter
+
+
+def config_auth(token: SecretStr | str | None, registry: CollectorRegistry) -> Callable[..., None]:
+    """A FastAPI dependency: the request carries ``Authorization: Bearer <token>``.
+
+    401 without credentials, 403 with a wrong token or when no token is configured (config
+    changes are then off); each refusal counted by reason and logged once.
+    """
+    expected = (token.get_secret_value() if isinstance(token, SecretStr) else token or "").encode()
+    refused = _auth_refused(registry)
+    bearer = HTTPBearer(auto_error=False)
+
+    def refuse(request: Request, reason: AuthRefusal, status: int, detail: str) -> NoReturn:
+        refused.labels(reason).inc()
+        client = request.client.host if request.client is not None else "?"
+        _log.warning("%s %s refused (%s) from %s", request.method, request.url.path, reason, client)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        raise HTTPException(status_code=status, detail=detail, headers=headers)
+
+    def check(
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008 (a closure: not Annotated)
+    ) -> None:
+        if not expected:
+            refuse(request, "disabled", 403, "config changes are off: no http.token is configured")
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            refuse(request, "missing", 401, "a bearer token is required")
+        if not hmac.compare_digest(credentials.credentials.encode(), expected):
+            refuse(request, "invalid", 403, "the bearer token is not valid")
+
+    return check
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 with each error's location, message and type, without echoing the input back.
+
+    FastAPI's own handler echoes it, and an input such as ``NaN`` (which Python's JSON parser
+    accepts) cannot be rendered as JSON: that answered 500.
+    """
+    assert isinstance(exc, RequestValidationError)
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        for e in exc.errors()
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 def create_app(
     runtime: XappRuntime,
     registry: CollectorRegistry,
     extra_routers: Sequence[APIRouter] = (),
     *,
     alive: Callable[[], bool] | None = None,
+    config_token: SecretStr | str | None = None,
 ) -> FastAPI:
-    """The FastAPI app over `runtime`; `alive` (optional) tells whether the process loop runs."""
+    """The FastAPI app over `runtime`; `alive` (optional) tells whether the process loop runs;
+    `config_token` is the bearer token PUT /ric/v1/config needs (None: config changes refused)."""
     app = FastAPI(title="metahrl DU xApp", docs_url=None, redoc_url=None)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    authorized = Depends(config_auth(config_token, registry))
 
     @app.get("/ric/v1/health/alive")
     def health_alive() -> JSONResponse:
@@ -161,7 +243,7 @@ def create_app(
     def get_config() -> XappControls:
         return runtime.controls()
 
-    @app.put("/ric/v1/config", response_model=XappControls)
+    @app.put("/ric/v1/config", response_model=XappControls, dependencies=[authorized])
     def put_config(new: XappControls) -> XappControls:
         try:
             runtime.apply_controls(new)

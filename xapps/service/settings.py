@@ -63,6 +63,7 @@ __all__ = [
     "XappSettings",
     "controls_json_schema",
     "load_settings",
+    "read_token_file",
     "settings_reference",
 ]
 
@@ -293,6 +294,40 @@ class HttpSettings(_Section):
 
     host: str = Field(default="127.0.0.1", min_length=1, description="listen address (0.0.0.0 in a pod)")
     port: Port = Field(default=8080, description="listen port (0: any free port)")
+    token: SecretStr | None = Field(
+        default=None,
+        description="bearer token that PUT /ric/v1/config requires (give it by environment or "
+        "token_file, never in a committed file); neither set: config changes are refused (403)",
+    )
+    token_file: Path | None = Field(
+        default=None,
+        description="file holding that token (e.g. a mounted Kubernetes Secret); read at start-up",
+    )
+
+    @model_validator(mode="after")
+    def _read_token_file(self) -> HttpSettings:
+        if self.token_file is None:
+            return self
+        if self.token is not None:
+            raise ValueError("give token or token_file, not both")
+        self.token = read_token_file(self.token_file)
+        return self
+
+
+_MIN_TOKEN_CHARS = 16
+
+
+def read_token_file(path: Path) -> SecretStr:
+    """The token in ``path`` (surrounding whitespace stripped); ``ValueError`` naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read token file {path}: {exc}") from None
+    if len(text) < _MIN_TOKEN_CHARS or any(c.isspace() for c in text):
+        raise ValueError(
+            f"token file {path}: expected one token of at least {_MIN_TOKEN_CHARS} characters, no spaces"
+        )
+    return SecretStr(text)
 
 
 # ---- run-time controls --------------------------------------------------------------------------
