@@ -195,8 +195,9 @@ def test_du_release_per_du_is_named_after_its_instance(
     settings = load_settings(env={CONFIG_FILE_ENV: str(write_descriptor(rendered, tmp_path))})
     assert settings.du == [3] and settings.name == "metahrl-du-3"
     assert settings.e2.http_callback_host == "service-ricxapp-metahrl-du-3-http.ricxapp"
-    (token,) = container(rendered)["env"]
-    assert token["name"] == "METAHRL_XAPP_META__TOKEN"
+    env = {e["name"]: e for e in container(rendered)["env"]}
+    assert set(env) == {"METAHRL_XAPP_META__TOKEN", "METAHRL_XAPP_HTTP__TOKEN_FILE"}
+    token = env["METAHRL_XAPP_META__TOKEN"]
     assert token["valueFrom"]["secretKeyRef"] == {"name": "metahrl-du-3-token", "key": "token"}
 
 
@@ -251,6 +252,52 @@ def test_meta_pod_mounts_tls_tokens_and_init_where_the_settings_point(helm: Helm
     grpc = rendered.one("Service", "service-ricxapp-metahrl-meta-grpc")
     assert service_ports(grpc) == {("grpc", 50051, "grpc")}
     assert appenv_of(rendered)["DBAAS_SERVICE_HOST"]
+
+
+def test_meta_requires_mutual_tls_by_default(helm: HelmEngine) -> None:
+    rendered = render(helm, "metahrl-meta")
+    settings = meta_settings_from_args(container(rendered)["args"])
+    assert not settings.insecure and settings.tls_cert is not None and settings.tls_key is not None
+    assert settings.tls_client_ca is not None  # client certificates are required, not optional
+    mounts = {m["mountPath"] for m in container(rendered)["volumeMounts"]}
+    assert str(settings.tls_client_ca.parent) in mounts and settings.tokens is not None
+
+
+def test_du_presents_a_client_certificate_to_the_meta_controller_by_default(
+    helm: HelmEngine, tmp_path: Path
+) -> None:
+    rendered = render(helm, "metahrl-du")
+    settings = load_settings(env={CONFIG_FILE_ENV: str(write_descriptor(rendered, tmp_path))})
+    meta = settings.meta
+    assert meta.tls and meta.ca_file and meta.cert_file and meta.key_file
+    mounts = {m["mountPath"] for m in container(rendered)["volumeMounts"]}
+    assert {str(meta.ca_file.parent), str(meta.cert_file.parent), str(meta.key_file.parent)} <= mounts
+
+
+def test_du_config_token_comes_from_a_secret_file(helm: HelmEngine, tmp_path: Path) -> None:
+    rendered = render(helm, "metahrl-du")
+    spec = rendered.one("Deployment")["spec"]["template"]["spec"]
+    (volume,) = [v for v in spec["volumes"] if v["name"] == "http-token"]
+    assert volume["secret"] == {
+        "secretName": "metahrl-du-http-token",
+        "items": [{"key": "token", "path": "token"}],
+    }
+    env = {e["name"]: e.get("value") for e in container(rendered)["env"]}
+    path = Path(env["METAHRL_XAPP_HTTP__TOKEN_FILE"])
+    mounts = {m["mountPath"]: m for m in container(rendered)["volumeMounts"]}
+    assert mounts[str(path.parent)]["name"] == "http-token" and mounts[str(path.parent)]["readOnly"]
+    # the pod's settings, with the Secret's file where the chart mounts it (here: under tmp_path)
+    secret = tmp_path / "token"
+    secret.write_text("0123456789abcdef0123456789abcdef")
+    descriptor = write_descriptor(rendered, tmp_path)
+    settings = load_settings(
+        env={CONFIG_FILE_ENV: str(descriptor), "METAHRL_XAPP_HTTP__TOKEN_FILE": str(secret)}
+    )
+    assert settings.http.token is not None
+    assert settings.http.token.get_secret_value() == "0123456789abcdef0123456789abcdef"
+    # no Secret named: no token, the variable is not set (config changes are then refused)
+    off = render(helm, "metahrl-du", {"httpTokenSecret": {"name": ""}})
+    assert "METAHRL_XAPP_HTTP__TOKEN_FILE" not in {e["name"] for e in container(off).get("env") or []}
 
 
 def test_meta_chart_maps_every_meta_controller_flag() -> None:
