@@ -8,7 +8,10 @@ learners, evaluations; an SB3 learner's env step counted as ours) and divides by
 workers. It ignores dependency stalls and machine load, so treat it as a rough lower bound; the
 progress bar's ETA refines it as runs end.
 Every timing follows an untimed warm-up (first calls allocate and fill caches: timing them
-made the quick preset's estimate ~4× its measured run time).
+made the quick preset's estimate ~4× its measured run time). Timings are this process's CPU time
+(`time.process_time`; one torch thread), not wall time: on a machine shared with other work the
+wall time of a short timing swings several-fold (measured: 8 ms vs 1.7 ms per update within a
+minute), while the CPU time is what the work costs on a core of its own.
 """
 
 from __future__ import annotations
@@ -44,9 +47,9 @@ def _time_steps(
     config = agent_config(scenario_preset, env)
     pool = make_pool(config, env.n_du, initial_params(config, 0, device), 0, device)
     collect_episode(env, pool, 0)  # warm-up: first calls (allocation, torch dispatch) are slow
-    start = time.perf_counter()
+    start = time.process_time()
     collect_episode(env, pool, 1)
-    per_step = (time.perf_counter() - start) / (steps * env.n_du)
+    per_step = (time.process_time() - start) / (steps * env.n_du)
     learner = pool[0].low[0]
     need = max(learner.config.batch_size, learner.config.learning_starts)
     for episode in range(math.ceil(need / steps) + 1):  # bounded: a learner may never be ready
@@ -61,10 +64,10 @@ def _time_steps(
     for _ in range(3):  # warm-up: Adam state allocation, autograd graph caches
         learner.update()
     n = 10
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(n):
         learner.update()
-    return per_step, (time.perf_counter() - start) / n
+    return per_step, (time.process_time() - start) / n
 
 
 def _scale_step(preset: ReproducePreset, scenarios: Scenarios, size: tuple[int, int], device: str) -> float:
@@ -75,15 +78,15 @@ def _scale_step(preset: ReproducePreset, scenarios: Scenarios, size: tuple[int, 
     config = agent_config(sized, env)
     pool = make_pool(config, env.n_du, None, 0, device)
     collect_episode(env, pool, 0)  # warm-up
-    start = time.perf_counter()
+    start = time.process_time()
     collect_episode(env, pool, 1)
-    return (time.perf_counter() - start) / (10 * env.n_du)
+    return (time.process_time() - start) / (10 * env.n_du)
 
 
 def calibrate(scenarios: Scenarios, preset: ReproducePreset, device: str = "cpu") -> Costs:
     """Measure the unit costs (a few seconds at small sizes, ~1 min at paper sizes)."""
     start = time.perf_counter()
-    steps = max(preset.env.high_period_steps, 20)
+    steps = max(preset.env.high_period_steps, 50)
     step_du, update = _time_steps(preset, scenarios, steps, device)
     costs = Costs(env_step_du=step_du, update=update, eval_step_du=0.8 * step_du)
     if preset.scalability.enabled:
@@ -93,15 +96,29 @@ def calibrate(scenarios: Scenarios, preset: ReproducePreset, device: str = "cpu"
     return costs
 
 
+def _eval_steps(preset: ReproducePreset) -> int:
+    """Env steps of one evaluation (all its episodes, warm-ups included)."""
+    a = preset.adapt
+    return a.shots.eval_episodes * (a.eval_warmup_steps + a.eval_steps)
+
+
 def _adapt_cost(preset: ReproducePreset, scenarios: Scenarios, c: Costs) -> float:
     shots, steps = preset.adapt.shots, preset.env.episode_steps
     total = 0.0
     for sc in scenarios.new_tasks.values():
         collect = preset.adapt_iterations * shots.episodes_per_shot * steps * sc.n_du * c.env_step_du
         learn = preset.adapt_iterations * shots.updates_per_shot * sc.n_du * _LEARNERS * c.update
-        evals = (len(preset.curve_shots()) + 1) * preset.adapt.eval_steps * sc.n_du * c.eval_step_du
+        evals = (len(preset.curve_shots()) + 1) * _eval_steps(preset) * sc.n_du * c.eval_step_du
         total += collect + learn + evals
     return total
+
+
+def _sweep_cost(preset: ReproducePreset, scenarios: Scenarios, c: Costs) -> float:
+    """Every grid split (+ equal) evaluated on the training scenario and every new task."""
+    n = preset.sweep.divisions
+    splits = (n - 1) * (n - 2) // 2 + 1
+    dus = scenarios.train.n_du + sum(s.n_du for s in scenarios.new_tasks.values())
+    return splits * _eval_steps(preset) * dus * c.eval_step_du
 
 
 def _learner_cost(preset: ReproducePreset, scenarios: Scenarios, c: Costs) -> float:
@@ -112,7 +129,7 @@ def _learner_cost(preset: ReproducePreset, scenarios: Scenarios, c: Costs) -> fl
     return sum(
         steps * s.n_du * c.env_step_du
         + decisions * 2 * c.update
-        + 2 * preset.adapt.eval_steps * s.n_du * c.eval_step_du
+        + 2 * _eval_steps(preset) * s.n_du * c.eval_step_du
         for s in scenarios.new_tasks.values()
     )
 
@@ -131,14 +148,19 @@ def predict(preset: ReproducePreset, scenarios: Scenarios, c: Costs) -> dict[str
         meta.episodes * steps * d * c.env_step_du + (meta.inner_steps + 2) * d * _LEARNERS * c.update
     )
     n_maml = sum(1 for m in preset.methods if m in MAML_SCHEMES)
+    n_checked = n_maml + ("pretrained" in preset.methods)  # θ_M and θ_0 on the training tasks
+    uses_p1 = any(preset.needs_pretrain(m) for m in preset.methods)
     out = {
-        "pretrain": seeds * pre,
-        "meta-training": seeds * n_maml * meta.iterations * per_meta_it,
+        "pretrain": seeds * pre * uses_p1,
+        "meta-training": seeds * n_maml * meta.iterations * per_meta_it
+        + seeds * n_checked * 2 * _eval_steps(preset) * d * c.eval_step_du,
         "adaptation": seeds * len(preset.methods) * _adapt_cost(preset, scenarios, c),
         "baselines": seeds
         * len(preset.baselines)
-        * sum(2 * preset.adapt.eval_steps * s.n_du * c.eval_step_du for s in scenarios.new_tasks.values()),
+        * sum(2 * _eval_steps(preset) * s.n_du * c.eval_step_du for s in scenarios.new_tasks.values()),
     }
+    if preset.sweep.enabled:
+        out["sweep"] = seeds * _sweep_cost(preset, scenarios, c)
     learners = sb3_scratch.planned_learners()
     if learners:
         out["learners"] = seeds * len(learners) * _learner_cost(preset, scenarios, c)

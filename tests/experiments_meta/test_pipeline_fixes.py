@@ -208,3 +208,9 @@ def test_headroom_flags_tasks_a_fixed_split_already_solves() -> None:
 def test_entropy_of_weights() -> None:
     assert entropy([1 / 3] * 3) == pytest.approx(1.0)
     assert entropy([1.0, 0.0, 0.0]) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("name", ["micro", "quick", "standard", "paper"])
+def test_every_bundled_preset_lets_every_level_learn_in_every_phase(name: str) -> None:
+    preset = load_preset(name)  # would raise PresetError otherwise
+    assert all(b.first_ready is not None for b in preset.learning_budgets())
