@@ -12,6 +12,8 @@ one at a time, waiting for the system to be healthy before each:
                  re-subscribes; the other DUs keep controlling and stay ready
   e2-drop        one E2 node's link cut and refused for a while: the xApp sees it go, the node
                  reconnects, KPM subscriptions are re-established, no control is applied twice
+  e2-reset       a RIC-side E2 Reset of one link (the xApp's O&M endpoint): the node drops its
+                 subscriptions, the link stays up, the xApp re-subscribes
   redis-restart  kill -9 of Redis; restarted on its append-only file: control goes on, writes that
                  cannot be made are refused and counted, both services recover
   slow-learner   one DU's learner made far slower than the control loop: decisions stay within

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -273,7 +274,11 @@ class Cluster:
         demo = Demo(cfg, topo)
         if say is not None:
             demo.say = say  # type: ignore[assignment,method-assign]
-        env = {"METAHRL_XAPP_STATE__CHECKPOINT_INTERVAL_S": str(checkpoint_interval_s)}
+        token = secrets.token_urlsafe(24)  # the xApps' config / O&M token, for this run only
+        env = {
+            "METAHRL_XAPP_STATE__CHECKPOINT_INTERVAL_S": str(checkpoint_interval_s),
+            "METAHRL_XAPP_HTTP__TOKEN": token,
+        }
         cluster = cls(demo, redis, proxies, env)
         try:
             (run_dir / "meta.ports").unlink(missing_ok=True)
@@ -340,6 +345,19 @@ class Cluster:
 
     def dus(self) -> dict[int, DuView]:
         return {d: self.du(d) for d in range(self.n_du)}
+
+    def post(self, du: int, path: str, timeout_s: float = 15.0) -> int:
+        """POST to DU ``du``'s xApp with the run's bearer token; the HTTP status (0: no answer)."""
+        port = self.demo.topo.http[_name(du)]
+        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="POST", data=b"")
+        req.add_header("Authorization", f"Bearer {self.xapp_env['METAHRL_XAPP_HTTP__TOKEN']}")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+                return int(resp.status)
+        except urllib.error.HTTPError as err:
+            return int(err.code)
+        except (urllib.error.URLError, OSError, TimeoutError):
+            return 0
 
     def meta(self) -> MetaView:
         return MetaView(scrape(self.demo.topo.meta_http))

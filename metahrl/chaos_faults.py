@@ -20,11 +20,14 @@ from metahrl.chaos_cluster import Cluster, DuView, RecoveryTimeout, quantile_bet
 
 __all__ = ["FAULTS", "FaultName", "FaultResult", "FaultSettings", "run_fault"]
 
-FaultName = Literal["meta-kill", "du-kill", "e2-drop", "redis-restart", "slow-learner", "net-delay"]
+FaultName = Literal[
+    "meta-kill", "du-kill", "e2-drop", "e2-reset", "redis-restart", "slow-learner", "net-delay"
+]
 FAULTS: tuple[FaultName, ...] = (
     "meta-kill",
     "du-kill",
     "e2-drop",
+    "e2-reset",
     "redis-restart",
     "slow-learner",
     "net-delay",
@@ -338,6 +341,48 @@ def e2_drop(c: Cluster, s: FaultSettings, r: FaultResult) -> None:
     }
 
 
+# ------------------------------------------------------------------------------------ e2-reset
+
+
+def e2_reset(c: Cluster, s: FaultSettings, r: FaultResult) -> None:
+    """A RIC-side E2 Reset of DU 1's link (the xApp's O&M endpoint): the node drops its
+    subscriptions, the link stays up, the xApp re-subscribes."""
+    du = 1 % c.n_du
+    proxy = c.proxies[du]
+    p0, v0 = proxy.counts(), c.du(du)
+    status = c.post(du, f"/ric/v1/e2/reset/{du}")
+    t0 = time.monotonic()
+    r.injected = f"RIC-side E2 Reset of DU {du}'s link (POST /ric/v1/e2/reset/{du}: HTTP {status})"
+    if status != 204:
+        r.behaviour = f"the xApp refused the reset (HTTP {status})"
+        return
+
+    def resubscribed() -> bool:
+        return proxy.counts().subscription_responses > p0.subscription_responses and c.du(du).acked > v0.acked
+
+    c.wait(f"DU {du} re-subscribed after the reset", resubscribed, s.recover_timeout_s)
+    c.wait(f"DU {du} controls after the reset", _controlling(c, du, c.du(du)), s.recover_timeout_s)
+    r.recover_s = time.monotonic() - t0
+    p1 = proxy.counts()
+    dup = p1.duplicate_acks - p0.duplicate_acks
+    reconnects = p1.connections - p0.connections
+    resub = p1.subscription_responses - p0.subscription_responses
+    r.behaviour = (
+        f"node answered the Reset and dropped its subscriptions; the xApp re-subscribed ({resub} new "
+        f"subscription(s)) on the same connection ({reconnects} reconnections) and controls again"
+    )
+    v1 = c.du(du)
+    unanswered = sum(v1.controls(k) - v0.controls(k) for k in ("failed", "timeout", "disconnected"))
+    r.lost = f"{dup} controls applied twice; {int(unanswered)} in flight at the Reset counted unanswered"
+    r.ok = resub >= 1 and dup == 0 and reconnects == 0
+    r.figures = {
+        "subscriptions_reestablished": resub,
+        "duplicate_acks": dup,
+        "reconnections": reconnects,
+        "controls_unanswered": int(unanswered),
+    }
+
+
 # ------------------------------------------------------------------------------------ redis-restart
 
 
@@ -528,6 +573,7 @@ _FAULTS: dict[str, Callable[[Cluster, FaultSettings, FaultResult], None]] = {
     "meta-kill": meta_kill,
     "du-kill": du_kill,
     "e2-drop": e2_drop,
+    "e2-reset": e2_reset,
     "redis-restart": redis_restart,
     "slow-learner": slow_learner,
     "net-delay": net_delay,

@@ -65,6 +65,12 @@ def test_e2_link_cut_resubscribes_and_applies_nothing_twice(report: dict[str, An
     assert f["subscriptions_reestablished"] >= 1 and f["duplicate_acks"] == 0
 
 
+def test_ric_side_reset_resubscribes_on_the_same_link(report: dict[str, Any]) -> None:
+    f = _fault(report, "e2-reset")
+    assert f["_ok"], f["_line"]
+    assert f["subscriptions_reestablished"] >= 1 and f["reconnections"] == 0 and f["duplicate_acks"] == 0
+
+
 def test_redis_restart_refuses_and_counts_then_recovers(report: dict[str, Any]) -> None:
     f = _fault(report, "redis-restart")
     assert all(n > 0 for n in f["checkpoint_writes_failed"].values()), f["_line"]  # counted, not dropped

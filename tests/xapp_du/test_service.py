@@ -104,6 +104,57 @@ def test_readiness_is_false_while_a_node_is_away_and_true_after_it_resubscribes(
     ]
 
 
+async def _across_a_ric_reset() -> dict[str, object]:
+    scenario = small_scenario()
+    env = share_env(scenario)
+    pool = tiny_pool(env)
+    e2 = DirectE2("127.0.0.1", 0)
+    service = XappService(
+        XappSettings(),
+        du_tasks(scenario),
+        {d: pool[d] for d in range(3)},
+        {d: pool[d] for d in range(3)},
+        env.mdp_config,
+        e2,
+        XappMetrics(CollectorRegistry()),
+    )
+    await service.start()
+    nodes = E2SimNodes(Simulator(scenario, seed=0), E2SimConfig(ric_port=e2.port, realtime=True))
+    run = asyncio.create_task(nodes.run())
+    out: dict[str, object] = {}
+    try:
+        await service.wait_decisions(3, 10)
+        rt = service.dus[1]
+        before = rt.counters.decisions
+        await asyncio.to_thread(service.reset_e2, 1)  # as the HTTP thread calls it
+        out["subscription_ended"] = rt.subscription is None or not rt.subscription.active
+        async with asyncio.timeout(10):  # the watchdog re-subscribes; decisions resume
+            while not (rt.subscribed and rt.counters.decisions > before + 2):
+                await asyncio.sleep(0.01)
+        out["stats"] = service.stats()["1"]
+        out["others"] = [service.stats()[str(d)]["resubscriptions"] for d in (0, 2)]
+        out["connected"] = rt.connected
+        try:
+            await asyncio.to_thread(service.reset_e2, 7)
+        except KeyError:
+            out["unknown_du"] = "KeyError"
+    finally:
+        nodes.stop()
+        await run
+        await service.close()
+    return out
+
+
+def test_a_ric_reset_ends_the_subscription_and_the_du_resubscribes() -> None:
+    out = asyncio.run(_across_a_ric_reset())
+    stats = out["stats"]
+    assert isinstance(stats, dict)
+    assert out["subscription_ended"] and out["connected"]  # the link stays up across a Reset
+    assert stats["resets"] == 1 and stats["resubscriptions"] == 1 and stats["subscriptions"] == 2
+    assert out["others"] == [0, 0]  # the other DUs' subscriptions were not touched
+    assert out["unknown_du"] == "KeyError"
+
+
 def test_metrics_report_decisions_and_controls() -> None:
     scenario = small_scenario()
     env = share_env(scenario)

@@ -32,6 +32,7 @@ class StubRuntime:
         self._controls = load_settings(env={}).controls()
         self.refuse: str | None = None
         self.applied: list[XappControls] = []
+        self.resets: list[int] = []
         self.lock = threading.Lock()
 
     def readiness(self) -> Readiness:
@@ -50,6 +51,13 @@ class StubRuntime:
         with self.lock:
             self._controls = new
             self.applied.append(new)
+
+    def reset_e2(self, du: int) -> None:
+        if du not in self.e2:
+            raise KeyError(du)
+        if not self.e2[du]["connected"]:
+            raise ValueError(f"E2 node of DU {du} is not connected")
+        self.resets.append(du)
 
 
 def all_up(rt: StubRuntime) -> None:
@@ -204,6 +212,21 @@ def test_put_the_runtime_refuses_is_409(client: TestClient, runtime: StubRuntime
 
 
 # ---- metrics and extra routers ------------------------------------------------------------------
+
+
+def test_e2_reset_needs_the_token_and_names_its_refusals(
+    client: TestClient, runtime: StubRuntime, registry: CollectorRegistry
+) -> None:
+    all_up(runtime)
+    anonymous = TestClient(create_app(runtime, registry, config_token=TOKEN))
+    assert anonymous.post("/ric/v1/e2/reset/0").status_code == 401
+    assert runtime.resets == []
+    assert client.post("/ric/v1/e2/reset/0").status_code == 204
+    assert client.post("/ric/v1/e2/reset/9").status_code == 404  # not a DU of this xApp
+    runtime.e2[1]["connected"] = False
+    refused = client.post("/ric/v1/e2/reset/1")
+    assert refused.status_code == 409 and "not connected" in refused.json()["detail"]
+    assert runtime.resets == [0]
 
 
 def parse_metrics(text: str) -> dict[str, Any]:

@@ -50,6 +50,7 @@ __all__ = ["DuRuntime", "ServiceCounters", "XappService"]
 
 _log = logging.getLogger(__name__)
 _SWEEP_S = 0.02  # how often controls past their timeout are cancelled
+_WATCH_S = 0.25  # how often a connected DU without a subscription is re-subscribed
 _LOG_EVERY = 1000  # a repeated failure is logged the first time, then every N-th
 _OUTCOME_COUNTER = {"failed": "failed", "timeout": "timeouts", "disconnected": "disconnected"}
 
@@ -72,6 +73,8 @@ class ServiceCounters:
     dropped: dict[str, int] = field(default_factory=dict)
     subscribe_failures: int = 0
     subscriptions: int = 0
+    resubscriptions: int = 0  # subscriptions ended while the node stayed up (a Reset, a deletion)
+    resets: int = 0  # RIC-initiated E2 Resets (O&M)
     decision_s: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
     roundtrip_s: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
 
@@ -180,6 +183,7 @@ class XappService:
             self.by_node[task.node] = rt
         self._pending: deque[tuple[float, asyncio.Future[ControlOutcome]]] = deque()
         self._tasks: list[asyncio.Task[Any]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = asyncio.Event()
         self.window_hooks: list[Callable[[DuRuntime, KpiWindow, Decision], None]] = []
 
@@ -213,9 +217,11 @@ class XappService:
                 rt.learner.start()
             self.metrics.e2_connected(rt.du, False)
             self.metrics.subscribed(rt.du, False)
+        self._loop = asyncio.get_running_loop()
         self._tasks = [
             asyncio.create_task(self._events(), name="xapp-e2-events"),
             asyncio.create_task(self._sweep(), name="xapp-control-timeouts"),
+            asyncio.create_task(self._watch_subscriptions(), name="xapp-subscription-watch"),
         ]
         if self.checkpoints is not None and self.settings.learning.mode == "online":
             self._tasks.append(asyncio.create_task(self._checkpoint_loop(), name="xapp-checkpoints"))
@@ -326,6 +332,44 @@ class XappService:
             self.metrics.subscribed(rt.du, True)
             _log.info("DU %d (%s): KPM subscription every %d ms", rt.du, rt.task.node, self.period_ms)
             return
+
+    async def _watch_subscriptions(self) -> None:
+        """Re-subscribe a DU whose KPM subscription ended while its node stayed connected (an E2
+        Reset by either side, a deletion by the node): node events alone would never do it."""
+        while True:
+            await asyncio.sleep(_WATCH_S)
+            for rt in self.dus.values():
+                idle = rt.subscribing is None or rt.subscribing.done()
+                if rt.connected and idle and rt.subscription is not None and not rt.subscribed:
+                    _log.warning("DU %d: KPM subscription ended with the node up; re-subscribing", rt.du)
+                    rt.counters.resubscriptions += 1
+                    rt.subscription = None
+                    self._end_episode(rt)
+                    self.metrics.subscribed(rt.du, False)
+                    rt.subscribing = asyncio.create_task(self._subscribe(rt), name=f"subscribe-du{rt.du}")
+
+    def reset_e2(self, du: int, timeout_s: float = 10.0) -> None:
+        """RIC-initiated E2 Reset of DU ``du``'s link (O&M; callable from any thread): its
+        subscriptions end, pending controls fail, and the DU re-subscribes. ``KeyError``: a DU
+        this xApp does not serve; ``ValueError``: the link cannot be reset now (down, osc)."""
+        rt = self.dus[du]
+        if self._loop is None or self._stop.is_set():
+            raise ValueError("the xApp is not running")
+        future = asyncio.run_coroutine_threadsafe(self._reset(rt), self._loop)
+        try:
+            future.result(timeout_s)
+        except TimeoutError as exc:
+            future.cancel()
+            raise ValueError(f"DU {du}: E2 Reset not answered within {timeout_s:g} s") from exc
+        except (ValueError, ConnectionError, RuntimeError) as exc:
+            raise ValueError(f"DU {du}: {exc}") from exc
+
+    async def _reset(self, rt: DuRuntime) -> None:
+        if not rt.connected:
+            raise ValueError(f"E2 node {rt.task.node} is not connected")
+        await self.e2.reset(rt.task.node)
+        rt.counters.resets += 1
+        _log.warning("DU %d (%s): E2 link reset by this RIC (O&M)", rt.du, rt.task.node)
 
     # ------------------------------------------------------------------ the control loop
     def _indication(self, rt: DuRuntime, ind: KpmIndication) -> None:
@@ -547,6 +591,8 @@ class XappService:
                 "disconnected": c.disconnected,
                 "dropped": dict(c.dropped),
                 "subscriptions": c.subscriptions,
+                "resubscriptions": c.resubscriptions,
+                "resets": c.resets,
                 "learner_updates": 0 if rt.learner is None else rt.learner.updates,
                 "actor_version": rt.actor.version,
             }

@@ -94,6 +94,12 @@ class E2Access(Protocol):
         :class:`ric.server.NodeDisconnectedError`."""
         ...
 
+    async def reset(self, node: str) -> None:
+        """RIC-initiated E2 Reset of ``node``'s link (O&M): every subscription ends, pending
+        requests fail; raise ``ValueError`` where this access cannot reset (OSC: the E2
+        termination owns the link) and :class:`ric.server.NodeDisconnectedError` if it is down."""
+        ...
+
     def send_slice_quotas(
         self, node: str, quotas: Sequence[rc.SlicePrbQuota], ue: UeId = SLICE_LEVEL_UE
     ) -> asyncio.Future[ControlOutcome]:

@@ -80,6 +80,12 @@ class DirectE2:
             kpm.KPM_RAN_FUNCTION_ID, trigger, setups, decoder=decode_kpm_indication, callback=callback
         )
 
+    async def reset(self, node: str) -> None:
+        handle = self.server.nodes.get(node)
+        if handle is None or not handle.connected:
+            raise NodeDisconnectedError(f"E2 node {node} is not connected")
+        await handle.reset()
+
     def send_slice_quotas(
         self, node: str, quotas: Sequence[rc.SlicePrbQuota], ue: UeId = SLICE_LEVEL_UE
     ) -> asyncio.Future[ControlOutcome]:

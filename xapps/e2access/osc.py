@@ -307,6 +307,9 @@ class OscE2:
     def connected(self, node: str) -> bool:
         return self._up.get(node, False)
 
+    async def reset(self, node: str) -> None:
+        raise ValueError("E2 Reset is the platform's in osc mode (the E2 termination owns the link)")
+
     async def subscribe_kpm(
         self,
         node: str,

@@ -11,6 +11,9 @@ path                   method  answer
                                none → 401, a wrong one → 403, no token configured → 403
                                (config changes off); then a body that does not validate →
                                422 and nothing changes; the runtime refusing it → 409
+/ric/v1/e2/reset/{du}  POST    RIC-initiated E2 Reset of DU ``du``'s link (O&M; same token as
+                               PUT config): 204; a DU not served → 404; no link to reset (down,
+                               osc mode) → 409. The DU's KPM subscription is re-established.
 /ric/v1/metrics        GET     Prometheus text format from the injected registry
 =====================  ======  ===========================================================
 
@@ -96,6 +99,10 @@ class XappRuntime(Protocol):
 
     def apply_controls(self, new: XappControls) -> None:
         """Apply `new` or raise `ValueError` (answered 409) leaving the old controls in force."""
+
+    def reset_e2(self, du: int) -> None:
+        """Reset DU `du`'s E2 link; `KeyError` (404) if not served, `ValueError` (409) if it
+        cannot be reset now."""
 
 
 class _Pingable(Protocol):
@@ -250,6 +257,16 @@ def create_app(
         except ValueError as exc:
             raise HTTPException(status_code=409, detail=str(exc)) from exc
         return runtime.controls()
+
+    @app.post("/ric/v1/e2/reset/{du}", status_code=204, dependencies=[authorized])
+    def reset_e2(du: int) -> Response:
+        try:
+            runtime.reset_e2(du)
+        except KeyError as exc:
+            raise HTTPException(status_code=404, detail=f"DU {du} is not served here") from exc
+        except ValueError as exc:
+            raise HTTPException(status_code=409, detail=str(exc)) from exc
+        return Response(status_code=204)
 
     @app.get("/ric/v1/metrics")
     def metrics() -> Response:
