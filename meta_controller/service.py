@@ -30,6 +30,7 @@ from typing import Any, Final, TypeVar
 
 import grpc
 import torch
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
@@ -423,11 +424,41 @@ def _weights_pb(weights: Mapping[str, Mapping[str, float]]) -> list[pb.TaskWeigh
     return [pb.TaskWeight(du_id=du, group=g, weight=w) for g, per in weights.items() for du, w in per.items()]
 
 
+@dataclass(frozen=True)
+class Malformed:
+    """A request message that did not parse (stands in for it; the RPC answers INVALID_ARGUMENT)."""
+
+    method: str
+    error: str
+
+
+def _tolerant(method: str, parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    """``parse``, with a parse failure turned into a `Malformed` value: left to gRPC, it ends the
+    call with UNKNOWN and an error log of the servicer's, not the client's, fault."""
+
+    def tolerant(data: bytes) -> Any:
+        try:
+            return parse(data)
+        except DecodeError as exc:
+            return Malformed(method, str(exc))
+
+    return tolerant
+
+
 class MetaControllerServicer(pb_grpc.MetaControllerServicer):
     """RPCs → `Controller`; `Refused` → its status code, SDL down → UNAVAILABLE (both counted)."""
 
     def __init__(self, controller: Controller) -> None:
         self.c = controller
+
+    async def _refuse_malformed(self, request: object, context: Any) -> None:
+        if isinstance(request, Malformed):
+            self.c.metrics.reject("invalid")
+            peer = context.peer() if hasattr(context, "peer") else "?"
+            log.warning("%s from %s: malformed request (%s)", request.method, peer, request.error)
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"malformed {request.method} request: {request.error}"
+            )
 
     async def _guard(
         self, context: grpc.aio.ServicerContext[Any, Any], du: str | None, op: Callable[[], Awaitable[T]]
@@ -447,6 +478,7 @@ class MetaControllerServicer(pb_grpc.MetaControllerServicer):
         raise AssertionError("unreachable")  # context.abort raises
 
     async def RegisterTask(self, request: pb.RegisterTaskRequest, context: Any) -> pb.RegisterTaskResponse:
+        await self._refuse_malformed(request, context)
         spec = [(t.name, list(t.shape)) for t in request.layout.tensors]
 
         async def op() -> pb.RegisterTaskResponse:
@@ -462,18 +494,23 @@ class MetaControllerServicer(pb_grpc.MetaControllerServicer):
         return await self._guard(context, request.du_id, op)
 
     async def BeginUpdate(self, request: pb.BeginUpdateRequest, context: Any) -> pb.BeginUpdateResponse:
+        await self._refuse_malformed(request, context)
         return await self._guard(context, request.du_id, lambda: self.c.begin(request))
 
     async def UploadChunk(self, request: Raw[pb.UploadChunkRequest], context: Any) -> pb.UploadChunkResponse:
+        await self._refuse_malformed(request, context)
         du = request.message.upload_id.split("/", 1)[0]
         return await self._guard(context, du, lambda: self.c.chunk(request))
 
     async def CommitUpdate(self, request: pb.CommitUpdateRequest, context: Any) -> pb.CommitUpdateResponse:
+        await self._refuse_malformed(request, context)
         return await self._guard(
             context, request.upload_id.split("/", 1)[0], lambda: self.c.commit(request.upload_id)
         )
 
     async def GetStatus(self, request: pb.GetStatusRequest, context: Any) -> pb.GetStatusResponse:
+        await self._refuse_malformed(request, context)
+
         async def op() -> pb.GetStatusResponse:
             return self.c.status()
 
@@ -483,6 +520,7 @@ class MetaControllerServicer(pb_grpc.MetaControllerServicer):
         """Stream every meta-version newer than the DU's; at most ``push_slots`` streams send at
         once (each holds its messages' copies), and a DU that does not take a chunk within
         ``push_timeout_s`` has its stream aborted (counted) instead of holding a slot."""
+        await self._refuse_malformed(request, context)
 
         async def check() -> None:
             return None
@@ -525,23 +563,38 @@ def create_server(
         )
     server = grpc.aio.server(options=SERVER_OPTIONS)
     servicer = MetaControllerServicer(controller)
+
     # The chunk methods move their data without protobuf's copies: these handlers are added
     # first, so they answer those methods (gRPC asks generic handlers in order); the generated
     # table answers the rest.
-    raw = {
+    # Every request deserializer is `_tolerant`: an undecodable message reaches the servicer as
+    # `Malformed` and is answered INVALID_ARGUMENT (counted).
+    def unary(name: str, message: Any, response: Any) -> grpc.RpcMethodHandler:
+        return grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, name),
+            request_deserializer=_tolerant(name, message.FromString),
+            response_serializer=response.SerializeToString,
+        )
+
+    handlers = {
+        "RegisterTask": unary("RegisterTask", pb.RegisterTaskRequest, pb.RegisterTaskResponse),
+        "BeginUpdate": unary("BeginUpdate", pb.BeginUpdateRequest, pb.BeginUpdateResponse),
+        "CommitUpdate": unary("CommitUpdate", pb.CommitUpdateRequest, pb.CommitUpdateResponse),
+        "GetStatus": unary("GetStatus", pb.GetStatusRequest, pb.GetStatusResponse),
         "UploadChunk": grpc.unary_unary_rpc_method_handler(
             servicer.UploadChunk,
-            request_deserializer=deserializer(pb.UploadChunkRequest, CHUNK_DATA_FIELD),
+            request_deserializer=_tolerant(
+                "UploadChunk", deserializer(pb.UploadChunkRequest, CHUNK_DATA_FIELD)
+            ),
             response_serializer=pb.UploadChunkResponse.SerializeToString,
         ),
         "WatchMetaInit": grpc.unary_stream_rpc_method_handler(
             servicer.WatchMetaInit,
-            request_deserializer=pb.WatchMetaInitRequest.FromString,
+            request_deserializer=_tolerant("WatchMetaInit", pb.WatchMetaInitRequest.FromString),
             response_serializer=_raw,
         ),
     }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, raw),))
-    pb_grpc.add_MetaControllerServicer_to_server(servicer, server)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
     health_pb2_grpc.add_HealthServicer_to_server(controller.health, server)
     if tls is None:
         port = server.add_insecure_port(address)
