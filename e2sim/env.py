@@ -50,6 +50,7 @@ from slicing.mdp import (
     HierAction,
     HierObs,
     HierReward,
+    LowReward,
     action_to_shares,
     high_block,
     shares_to_action,
@@ -87,6 +88,12 @@ class EnvConfig(BaseModel):
         "request", description="How per-UE actions become RBs (see module docs)."
     )
     kover_scale: float = Field(1.0, ge=0, description="K_over is multiplied by this in eq. 9.")
+    low_reward: LowReward = Field(
+        "eq9",
+        description="Slice agents' reward: eq9 (the paper's, min UE throughput) or slice-qos "
+        "(each slice's SLA-normalised QoS: eMBB throughput, mMTC served fraction, URLLC delay "
+        "against its budget; slicing/mdp.py).",
+    )
     warmup_ttis: int = Field(0, ge=0, description="TTIs simulated at reset before the first step.")
 
 
@@ -107,6 +114,7 @@ class HierarchicalSlicingEnv:
             ue_slots=self.ue_slots,
             high_period_steps=self.config.high_period_steps,
             kover_scale=self.config.kover_scale,
+            low_reward=self.config.low_reward,
         )
         self.obs_high_dim = self.mdp_config.obs_high_dim
         self.obs_low_dim = self.mdp_config.obs_low_dim

@@ -20,8 +20,17 @@ Observations (float32):
   increasing UE id; UEs beyond U get no slot (ratio 0, counted in ``unslotted``).
 
 Rewards: ``high`` (D,) R_h = Σ_l QoS_l over the high window that just closed (eq. 8), when
-``high_valid``; ``low`` (D, 3) r_l = sigmoid(Q̄_m) − sigmoid(K_over) (eq. 9, normalisers of
-eq. 10 from the DU's task).
+``high_valid``; ``low`` (D, 3), selected by ``MdpConfig.low_reward``:
+
+- ``eq9`` (default, the paper's): r_l = sigmoid(Q̄_m) − sigmoid(K_over), Q̄_m the slice's minimum
+  UE throughput normalised by eq. 10's c_m, c_x of the DU's task (`eq9_low_reward`);
+- ``slice-qos`` (slice-aware, `slice_qos_low_reward`): r_l = QoS_l − (sigmoid(K_over) − ½), with
+  QoS_l the SLA-normalised slice QoS of the step's window (eq. 5–7 as in R_h: eMBB mean UE
+  throughput against its SLA, mMTC served fraction × capacity against demand, URLLC worst delay
+  between its SLA budget (1) and its deadline (0)), and the same over-request penalty, shifted so
+  that no over-request costs nothing. eq. 9 scores eMBB-style throughput in every slice: for
+  Poisson mMTC/URLLC traffic the minimum UE throughput is set by the arrivals, not by the
+  allocation, so it says nothing about their latency (issue 14).
 
 Actions live in [-1, 1] like a Gymnasium ``Box``: ``slice_shares`` (D, 3) → simplex by
 w = (a + 1)/2 + 1e-3, share = w / Σw (applied only when the high level is due);
@@ -32,7 +41,7 @@ integer ratios of :mod:`slicing.controls`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,18 +55,24 @@ __all__ = [
     "HIGH_FEATURES",
     "LOW_GLOBAL",
     "LOW_PER_UE",
+    "LOW_REWARDS",
     "HierAction",
     "HierObs",
     "HierReward",
+    "LowReward",
     "MdpConfig",
     "SlicingMdp",
     "Slots",
     "action_to_shares",
+    "eq9_low_reward",
     "high_block",
     "shares_to_action",
+    "slice_qos_low_reward",
 ]
 
 _L = N_SLICES
+LowReward = Literal["eq9", "slice-qos"]
+LOW_REWARDS: tuple[str, ...] = get_args(LowReward)
 HIGH_FEATURES = ("qos", "ue_fraction", "last_share", "demand_share")
 LOW_GLOBAL = ("q_avg", "q_min", "q_max", "budget_share", "ue_fraction")
 LOW_PER_UE = ("present", "last_alloc", "throughput", "backlog", "spectral_eff")
@@ -92,10 +107,13 @@ class MdpConfig:
     ue_slots: int
     high_period_steps: int = 10
     kover_scale: float = 1.0
+    low_reward: LowReward = "eq9"
 
     def __post_init__(self) -> None:
         if self.ue_slots < 1 or self.high_period_steps < 1 or self.kover_scale < 0:
             raise ValueError(f"invalid MDP config {self}")
+        if self.low_reward not in LOW_REWARDS:
+            raise ValueError(f"low_reward {self.low_reward!r}: choose one of {', '.join(LOW_REWARDS)}")
 
     @property
     def obs_high_dim(self) -> int:
@@ -144,6 +162,18 @@ def shares_to_action(shares: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
 
 def _sigmoid(x: NDArray[np.float64]) -> NDArray[np.float64]:
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def eq9_low_reward(q: WindowQos, sla: SlaTable, kover_scale: float) -> NDArray[np.float64]:
+    """eq. 9 with the DU's task normalisers (eq. 10): sigmoid(Q̄_m) − sigmoid(K_over), (D, 3)."""
+    cm, cx = sla.cm_mbps, sla.cx_mbps
+    q_m = np.where(q.n_ues > 0, (np.nan_to_num(q.throughput_min_mbps) - cm) / (cx - cm), 1.0)
+    return _sigmoid(q_m) - _sigmoid(kover_scale * q.kover_rbs)
+
+
+def slice_qos_low_reward(q: WindowQos, kover_scale: float) -> NDArray[np.float64]:
+    """The slice-aware low-level reward (module docs): QoS_l − (sigmoid(K_over) − ½), (D, 3)."""
+    return np.asarray(q.qos, np.float64) - (_sigmoid(kover_scale * q.kover_rbs) - 0.5)
 
 
 def slots_of(w: KpiWindow, ue_slots: int) -> Slots:
@@ -294,10 +324,9 @@ class SlicingMdp:
         return np.where(hit, self._alloc_val[order][pos], 0.0)
 
     def _low_reward(self, q: WindowQos) -> NDArray[np.float64]:
-        """eq. 9 with the DU's task normalisers (eq. 10): sigmoid(Q̄_m) − sigmoid(K_over)."""
-        cm, cx = self.sla.cm_mbps, self.sla.cx_mbps
-        q_m = np.where(q.n_ues > 0, (np.nan_to_num(q.throughput_min_mbps) - cm) / (cx - cm), 1.0)
-        return _sigmoid(q_m) - _sigmoid(self.config.kover_scale * q.kover_rbs)
+        if self.config.low_reward == "slice-qos":
+            return slice_qos_low_reward(q, self.config.kover_scale)
+        return eq9_low_reward(q, self.sla, self.config.kover_scale)
 
     def _see(self, w: KpiWindow, high_due: bool, qos: WindowQos | None = None) -> HierObs:
         if w.n_du != self.n_du:
