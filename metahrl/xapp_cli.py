@@ -128,8 +128,11 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    import torch
+
     from meta_controller.grpc_runtime import hold_aio_runtime
 
+    torch.set_num_threads(settings.torch_threads)
     hold_aio_runtime()
     try:
         stats = asyncio.run(_main(settings, args))

@@ -395,6 +395,14 @@ class XappSettings(BaseSettings):
         "config name or a YAML path (a checkpoint brings its own)",
     )
     seed: int = Field(default=0, ge=0, description="seed of scratch agents and exploration noise")
+    torch_threads: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="torch intra-op threads of this process: 1 keeps the learner's matrix work "
+        "from spinning every core the control loop needs (torch's default is every core of the "
+        "node, whatever the pod's CPU limit)",
+    )
     init: str = Field(
         default="scratch",
         min_length=1,
@@ -558,6 +566,10 @@ def _read_descriptor(path: Path) -> dict[str, Any]:
         raise SettingsError(f"{CONFIG_FILE_ENV}={path}: cannot read the descriptor: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise SettingsError(f"descriptor {path}: not JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"descriptor {path}: not UTF-8 text (byte {exc.start}): is it the right file?"
+        ) from exc
     if not isinstance(doc, dict):
         raise SettingsError(f"descriptor {path}: expected a JSON object")
     return doc
