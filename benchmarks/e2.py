@@ -429,6 +429,11 @@ def _dropped(nodes: Any) -> int:
     return int(nodes.stats().get("indications_dropped", 0))
 
 
+def _phases(nodes: Any) -> dict[str, float]:
+    """The node process's CPU seconds by phase (``E2SimNodes.cpu``), if it counts them."""
+    return {k: float(v) for k, v in vars(getattr(nodes, "cpu", object())).items()}
+
+
 def _start(cpu: dict[str, float], probe: _Probe, sim: Any, nodes: Any) -> None:
     _freeze_gc()
     probe.measuring = True
@@ -440,6 +445,7 @@ def _start(cpu: dict[str, float], probe: _Probe, sim: Any, nodes: Any) -> None:
         dropped0=_dropped(nodes),
         lag_start_ms=lag,
     )
+    cpu.update({f"{k}_0": v for k, v in _phases(nodes).items()})
 
 
 def _stop(cpu: dict[str, float], probe: _Probe, sim: Any, nodes: Any) -> None:
@@ -452,6 +458,7 @@ def _stop(cpu: dict[str, float], probe: _Probe, sim: Any, nodes: Any) -> None:
         indications_dropped=_dropped(nodes) - cpu["dropped0"],
         lag_end_ms=nodes.lag_ttis() * sim.radio.tti_ms,
     )
+    cpu.update({f"cpu_{k}": v - cpu[f"{k}_0"] for k, v in _phases(nodes).items()})
     nodes.stop()
 
 

@@ -25,9 +25,17 @@ Figures per size (keys end in ``_N``):
 - ``roundtrip_p50_ms`` / ``roundtrip_p99_ms``: a slice-level indication sent → the control
   it caused received, on the node side;
 - ``peak_rss_mb`` of the node process;
+- from the node's own CPU accounting (``E2SimNodes.cpu``), per simulated second:
+  ``sim_step_cpu_ms_per_sim_s`` (stepping the simulator and collecting its windows: over
+  1,000 ms means no real time on one core whatever E2 costs), ``reports_cpu_ms_per_du_per_sim_s``
+  (building, encoding and sending one DU's reports) and ``controls_cpu_ms_per_du_per_sim_s``
+  (decoding, applying and acknowledging its controls);
 - ``sim_alone_tti_per_s``: the same simulator stepped alone in the node process after the run
   (no E2), the in-run bound: ``realtime_factor`` cannot exceed ``sim_alone_tti_per_s`` / 1000
-  on one core, and the rest of the node's CPU is the E2 side (``e2_cpu_pct``, derived).
+  on one core; ``sim_cpu_ms_per_sim_s``: CPU ms it needs per simulated second (over 1,000: no
+  real time on one core whatever E2 costs); the rest of the node's CPU is the E2 side
+  (``e2_cpu_pct``, and ``e2_cpu_ms_per_du_per_sim_s``: E2 CPU ms per DU per simulated second,
+  which CPU-time accounting keeps meaningful on a loaded machine).
 
 The machine's cores are shared by the simulator, the nodes and the RIC side; on a 2-core
 machine shared with other work the figures are noisy (the load average is reported).
@@ -167,15 +175,17 @@ def _node_probe(sim: Any, nodes: Any) -> dict[str, float]:
         raise RuntimeError("the packed UE-level report differs from the typed encoding")
     typed_us = _best_us(typed, 3)
     ttis = 300
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     sim.step(ttis)
     alone = ttis / (time.perf_counter() - t0)
+    alone_cpu = ttis / max(time.process_time() - c0, 1e-9)
     n = max(len(ues), 1)
     return {
         "kpm_encode_us_per_ue": fast_us / n,
         "kpm_encode_typed_us_per_ue": typed_us / n,
         "report_ues": float(len(ues)),
         "sim_alone_tti_per_s": alone,
+        "sim_alone_cpu_tti_per_s": alone_cpu,
     }
 
 
@@ -197,16 +207,31 @@ def _one_size(n_du: int, args: argparse.Namespace) -> dict[str, float]:
     p50, p99 = (float(x) for x in np.percentile(rtt, [50, 99])) if len(rtt) else (float("nan"),) * 2
     factor = node["sim_s"] / node["wall_s"]
     cpu = node["cpu_pct"]
-    # The simulator's share of the node's CPU at the achieved pace, from its speed alone.
-    sim_pct = min(cpu, 100.0 * factor * 1000.0 / node["sim_alone_tti_per_s"])
+    # CPU seconds of the window: the node's, and the simulator's share at its own CPU-time
+    # speed (TTIs / simulator TTIs per CPU second); the rest is the E2 side.
+    node_cpu_s = cpu / 100.0 * node["wall_s"]
+    sim_cpu_s = min(node_cpu_s, node["sim_s"] * 1000.0 / node["sim_alone_cpu_tti_per_s"])
+    sim_pct = 100.0 * sim_cpu_s / node["wall_s"]
+    e2_ms_per_du_s = 1000.0 * (node_cpu_s - sim_cpu_s) / max(node["sim_s"], 1e-9) / n_du
     s = f"_{n_du}"
+    sim_s = max(node["sim_s"], 1e-9)
+    phases = {
+        f"{name}_ms_per_du_per_sim_s{s}": round(1000.0 * node[key] / sim_s / n_du, 2)
+        for name, key in (("reports_cpu", "cpu_reports_s"), ("controls_cpu", "cpu_controls_s"))
+        if key in node
+    }
+    if "cpu_step_s" in node:
+        phases[f"sim_step_cpu_ms_per_sim_s{s}"] = round(1000.0 * node["cpu_step_s"] / sim_s, 1)
     return {
+        **phases,
         f"realtime_factor{s}": round(factor, 3),
         f"lag_start_ms{s}": round(node["lag_start_ms"], 1),
         f"lag_end_ms{s}": round(node["lag_end_ms"], 1),
         f"node_cpu_pct{s}": round(cpu, 1),
         f"node_cpu_pct_per_du{s}": round(cpu / n_du, 2),
         f"e2_cpu_pct{s}": round(cpu - sim_pct, 1),
+        f"e2_cpu_ms_per_du_per_sim_s{s}": round(e2_ms_per_du_s, 2),
+        f"sim_cpu_ms_per_sim_s{s}": round(1e6 / node["sim_alone_cpu_tti_per_s"], 1),
         f"ric_cpu_pct{s}": round(raw["ric_cpu_pct"], 1),
         f"indications_per_s{s}": round(node["indications"] / node["wall_s"], 1),
         f"indications_dropped{s}": int(node["indications_dropped"]),
@@ -255,7 +280,7 @@ def _print_table(out: dict[str, float], sizes: tuple[int, ...]) -> None:
         f"(each answered by an RC control), UE-level every {UE_PERIOD_MS} ms"
     )
     head = (
-        f"{'DUs':>4} {'RT factor':>9} {'sim alone':>9} {'node CPU%':>9} {'E2 CPU%':>8} {'per DU%':>8} "
+        f"{'DUs':>4} {'RT factor':>9} {'sim alone':>9} {'node CPU%':>9} {'E2 CPU%':>8} {'E2 ms/DU·s':>10} "
         f"{'RIC CPU%':>8} {'ind/s':>7} {'dropped':>7} {'enc µs/UE':>9} {'typed':>7} "
         f"{'RTT p50':>8} {'p99 ms':>7} {'RSS MB':>7}"
     )
@@ -267,7 +292,7 @@ def _print_table(out: dict[str, float], sizes: tuple[int, ...]) -> None:
 
         print(
             f"{n:>4} {g('realtime_factor'):>9.3f} {g('sim_alone_realtime_factor'):>9.3f} "
-            f"{g('node_cpu_pct'):>9.1f} {g('e2_cpu_pct'):>8.1f} {g('node_cpu_pct_per_du'):>8.2f} "
+            f"{g('node_cpu_pct'):>9.1f} {g('e2_cpu_pct'):>8.1f} {g('e2_cpu_ms_per_du_per_sim_s'):>10.2f} "
             f"{g('ric_cpu_pct'):>8.1f} {g('indications_per_s'):>7.0f} {int(g('indications_dropped')):>7d} "
             f"{g('kpm_encode_us_per_ue'):>9.2f} {g('kpm_encode_typed_us_per_ue'):>7.1f} "
             f"{g('roundtrip_p50_ms'):>8.2f} {g('roundtrip_p99_ms'):>7.2f} {g('peak_rss_mb'):>7.0f}"

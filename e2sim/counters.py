@@ -62,7 +62,8 @@ class WindowCounters:
         """The window made of this one followed by ``later`` (snapshots taken from ``later``)."""
         if (later.n_ues, later.n_du, later.n_slices) != (self.n_ues, self.n_du, self.n_slices):
             raise ValueError("cannot merge windows of different simulators")
-        out = WindowCounters(self.n_ues, self.n_du, self.n_slices)
+        out = WindowCounters.__new__(WindowCounters)  # every field set below: no zeros to fill
+        out.n_ues, out.n_du, out.n_slices = self.n_ues, self.n_du, self.n_slices
         out.ttis = self.ttis + later.ttis
         for name in (
             "delivered_bits",

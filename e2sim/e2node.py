@@ -15,7 +15,10 @@ E2 Setup, reconnect with backoff). Conventions (also in :mod:`ric.ids`):
 * **KPM subscriptions** — event trigger format 1, period ≥ 10 ms (:data:`MIN_PERIOD_MS`,
   configurable), rounded to whole TTIs; a report covers the simulator's window counters since the previous
   report of that subscription (one data item per report; the action's granularity is not
-  subdivided). Timestamps are simulated time: ``epoch + TTI index × TTI``, with ``epoch``
+  subdivided). Reports fall on multiples of the period in simulated time, so all
+  subscriptions of a period report at the same TTIs (the first report covers the time from
+  the subscription to the next multiple); in lockstep the first falls one period after the
+  subscription. Timestamps are simulated time: ``epoch + TTI index × TTI``, with ``epoch``
   the wall-clock time at start. Styles:
 
   - 1 (format 1 → indication format 1): node level, each measurement per ``sliceID`` label
@@ -105,6 +108,7 @@ __all__ = [
     "DuNode",
     "E2SimConfig",
     "E2SimNodes",
+    "NodeCpu",
     "NodeObserver",
     "du_node_id",
     "ran_functions",
@@ -377,6 +381,34 @@ def _node_value(
     return dropped / (pkts + dropped) if pkts + dropped else 0.0
 
 
+@dataclass(frozen=True)
+class _UeGroups:
+    """Simulator UE indices grouped by serving DU and by (DU, slice), each group ascending
+    (what ``np.flatnonzero(serving == du)`` gives, for every DU at once)."""
+
+    serving: NDArray[np.int32]  # the window's array these groups were made from
+    by_du: NDArray[np.int64]
+    du_start: NDArray[np.int64]  # (n_du + 1,)
+    by_seg: NDArray[np.int64]
+    seg_start: NDArray[np.int64]  # (3 n_du + 1,)
+
+    @staticmethod
+    def of(serving: NDArray[np.int32], ue_slice: NDArray[np.int8], n_du: int) -> _UeGroups:
+        du = serving.astype(np.int64)
+        seg = du * _N_SLICES + ue_slice
+        by_du, by_seg = np.argsort(du, kind="stable"), np.argsort(seg, kind="stable")
+        du_start = np.searchsorted(du[by_du], np.arange(n_du + 1))
+        seg_start = np.searchsorted(seg[by_seg], np.arange(n_du * _N_SLICES + 1))
+        return _UeGroups(serving, by_du, du_start, by_seg, seg_start)
+
+    def served(self, du: int) -> NDArray[np.int64]:
+        return self.by_du[self.du_start[du] : self.du_start[du + 1]]
+
+    def of_slice(self, du: int, sl: int) -> NDArray[np.int64]:
+        k = du * _N_SLICES + sl
+        return self.by_seg[self.seg_start[k] : self.seg_start[k + 1]]
+
+
 # ---------------------------------------------------------------------------------------
 # One DU's E2 node
 # ---------------------------------------------------------------------------------------
@@ -477,7 +509,7 @@ class DuNode:
             link.reject_subscription(request, exc.cause, now)
             return
         self.runner.flush_window()  # the new subscription's window starts now
-        sub.window_start = sub.next_due - sub.period_ttis
+        sub.window_start = self.sim.t
         link.accept_subscription(request, [a.action_id for a in sub.actions], now, refused)
         self.subscriptions[request.request_id] = sub
         self.counters.subscriptions += 1
@@ -517,9 +549,11 @@ class DuNode:
             first = refused[0]
             raise _Refused(first.cause, f"no action admitted ({[r.action_id for r in refused]})")
         period_ttis = max(1, round(period_ms / self.sim.radio.tti_ms))
-        sub = _KpmSubscription(
-            request.request_id, period_ttis, period_ms, admitted, self.sim.t + period_ttis, 0
-        )
+        t = self.sim.t
+        # On the period's grid (outside lockstep), so every subscription of a period reports
+        # at the same TTIs and the simulator's window is collected and merged once for all.
+        due = t + period_ttis if self.runner.config.lockstep else (t // period_ttis + 1) * period_ttis
+        sub = _KpmSubscription(request.request_id, period_ttis, period_ms, admitted, due, 0)
         return sub, refused
 
     def _action(self, action_id: int, action_type: RicActionType, definition: bytes | None) -> _ReportAction:
@@ -534,6 +568,13 @@ class DuNode:
         return _report_action(action_id, decoded, self.sim, self.snssais)
 
     def control_requested(self, client: E2NodeClient, request: RicControlRequest) -> None:
+        c0 = time.process_time()
+        try:
+            self._control(client, request)
+        finally:
+            self.runner.cpu.controls_s += time.process_time() - c0
+
+    def _control(self, client: E2NodeClient, request: RicControlRequest) -> None:
         link, now = client.link, client.now()
         assert link is not None
         if self.runner.observer is not None:
@@ -631,6 +672,13 @@ class DuNode:
 
     def report_due(self, t: int) -> None:
         """Send the reports of every subscription due at TTI ``t`` (windows absorbed)."""
+        c0 = time.process_time()
+        try:
+            self._reports_due(t)
+        finally:
+            self.runner.cpu.reports_s += time.process_time() - c0
+
+    def _reports_due(self, t: int) -> None:
         for sub in list(self.subscriptions.values()):
             if sub.next_due > t or sub.window is None:
                 continue
@@ -676,7 +724,8 @@ class DuNode:
                 self.runner.observer.indication_sent(self.du, sub.request_id, sn)
 
     def _served(self, w: WindowCounters) -> NDArray[np.int64]:
-        return np.flatnonzero(w.serving == self.du)
+        """The UEs this DU served at the end of ``w`` (ascending)."""
+        return self.runner.ue_groups_of(w).served(self.du)
 
     def _ue_report(self, action: _ReportAction, w: WindowCounters, period_ms: int) -> bytes | None:
         """The encoded UE-level report (format 1 for style 2, else format 3), None if no UE
@@ -695,16 +744,16 @@ class DuNode:
         return kpm.encode_indication_message(report)
 
     def _node_report(self, action: _ReportAction, w: WindowCounters, period_ms: int) -> bytes:
-        served = self._served(w)
+        groups = self.runner.ue_groups_of(w)
+        served = groups.served(self.du)
         kw = self.runner.kpi_window_of(w)
-        ue_slice = self.sim.ues.slice[served]
         records: list[kpm.MeasRecord] = []
         columns = iter(action.slice_columns)
         tti_ms = self.sim.radio.tti_ms
         for info in action.infos:
             for _label in info.labels:
                 s = next(columns)
-                ues = served if s is None else served[ue_slice == s]
+                ues = served if s is None else groups.of_slice(self.du, s)
                 if s is None and info.name == kpm.RRU_PRB_AVAIL_DL.name:
                     records.append(int(self.sim.n_rbs * self.sim.du_active[self.du]))
                     continue
@@ -796,6 +845,18 @@ def _check_schedule(config: E2SimConfig, sim: Simulator) -> None:
             )
 
 
+@dataclass
+class NodeCpu:
+    """CPU seconds (``time.process_time``) the E2 node process spent, by phase: stepping the
+    simulator (with collecting its windows), building + encoding + sending reports, and
+    decoding + applying + answering controls. The rest of its CPU is the event loop, E2
+    setup and subscriptions, and reading the network."""
+
+    step_s: float = 0.0
+    reports_s: float = 0.0
+    controls_s: float = 0.0
+
+
 class E2SimNodes:
     """One simulator, one E2 node per DU, each connected to the RIC (see the module docstring).
 
@@ -834,7 +895,9 @@ class E2SimNodes:
         self._stop = asyncio.Event()
         self._t0, self._wall0 = sim.t, clock()
         self._answered = asyncio.Event()  # lockstep: something the wait depends on changed
+        self.cpu = NodeCpu()
         self._kpi_kept: tuple[WindowCounters, int, KpiWindow] | None = None
+        self._groups_kept: _UeGroups | None = None
         self._lockstep_started = False
         self.lockstep_timeouts = 0
         self._joins = _pending("join_at_s", config.join_at_s, sim)
@@ -890,6 +953,14 @@ class E2SimNodes:
         merges: dict[int, WindowCounters] = {}  # keys: windows alive at the same time as the
         for node in self.nodes:  # pending ones looked up, so an id never names two windows
             node.absorb(w, merges)  # a node without subscriptions ignores it
+
+    def ue_groups_of(self, w: WindowCounters) -> _UeGroups:
+        """The UEs of each DU and (DU, slice) at the end of ``w``, grouped once for every DU
+        reporting a window that ends with the same serving DUs."""
+        kept = self._groups_kept
+        if kept is None or kept.serving is not w.serving:
+            kept = self._groups_kept = _UeGroups.of(w.serving, self.sim.ues.slice, self.sim.n_du)
+        return kept
 
     def kpi_window_of(self, w: WindowCounters) -> KpiWindow:
         """:func:`~e2sim.window.kpi_window` of ``w``, computed once for every DU reporting it
@@ -1009,10 +1080,13 @@ class E2SimNodes:
     def _step(self) -> list[DuNode]:
         """One TTI; the nodes with a report due now (windows already absorbed)."""
         sim = self.sim
+        c0 = time.process_time()
         sim.step(1)
         if sim.t < self._next_due:
+            self.cpu.step_s += time.process_time() - c0
             return []
         self.flush_window()
+        self.cpu.step_s += time.process_time() - c0
         return [n for n in self.nodes if n.next_due() <= sim.t]
 
     async def _step_loop(self) -> None:
@@ -1092,6 +1166,7 @@ class E2SimNodes:
     def stats(self) -> dict[str, int | float]:
         """Counters summed over DUs (and the simulated time so far)."""
         out: dict[str, int | float] = {"sim_time_s": self.sim.t * self.sim.radio.tti_s}
+        out.update({f"cpu_{k}": round(v, 6) for k, v in vars(self.cpu).items()})
         if self.config.lockstep:
             out["lockstep_timeouts"] = self.lockstep_timeouts
         for node in self.nodes:

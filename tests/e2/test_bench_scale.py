@@ -25,6 +25,9 @@ KEYS = (
     "roundtrip_p99_ms",
     "peak_rss_mb",
     "sim_alone_tti_per_s",
+    "sim_step_cpu_ms_per_sim_s",
+    "reports_cpu_ms_per_du_per_sim_s",
+    "controls_cpu_ms_per_du_per_sim_s",
 )
 
 
@@ -49,3 +52,10 @@ def test_bench_e2sim_scale_tiny_run() -> None:
     # The packed encoding is the typed one's bytes (checked in the run) and cheaper.
     assert res["kpm_encode_us_per_ue_2"] < res["kpm_encode_typed_us_per_ue_2"]
     assert res["slice_period_ms"] == 10 and res["ue_period_ms"] == 100
+    # The phases are parts of the node's CPU: together at most all of it (5 % for the rounding
+    # of three figures and the clock reads between them).
+    parts = res["sim_step_cpu_ms_per_sim_s_2"] + 2 * sum(
+        res[f"{k}_cpu_ms_per_du_per_sim_s_2"] for k in ("reports", "controls")
+    )
+    node_ms_per_sim_s = 10 * res["node_cpu_pct_2"] / res["realtime_factor_2"]
+    assert 0 < parts <= 1.05 * node_ms_per_sim_s
