@@ -63,7 +63,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sample-s", type=float, default=5.0, help="seconds between samples (default 5)")
     p.add_argument("--warmup-fraction", type=float, default=0.3, help="share of the run before slopes count")
     p.add_argument("--seed", type=int, default=0, help="simulator and agent seed")
-    p.add_argument("--out", type=Path, default=None, help="keep logs and write soak.json / soak.png here")
+    p.add_argument(
+        "--out", type=Path, default=None, help="keep logs; write soak.json (with the series) and soak.png"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -143,9 +145,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="metahrl-soak-") as tmp:
         run_dir = args.out or Path(tmp)
-        result = _soak(args, run_dir)
+        result, series = _soak(args, run_dir)
         if args.out is not None:
-            (args.out / "soak.json").write_text(json.dumps(result, indent=2))
+            kept = {"t_s": series.t, "rss_mb": series.rss_mb, "realtime": series.realtime}
+            body = result | {"series": kept}
+            (args.out / "soak.json").write_text(json.dumps(body, indent=2))
+            _plot(series, args.out / "soak.png")
     for key, value in result.items():
         sys.stderr.write(f"{key:40s} {value}\n")
     if args.json:
@@ -153,7 +158,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _soak(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
+def _plot(series: _Series, path: Path) -> None:
+    """RSS of every process over time (and the real-time factor), as a small PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 4.5), sharex=True, height_ratios=(3, 1))
+    minutes = np.asarray(series.t) / 60.0
+    for name, rss in series.rss_mb.items():
+        top.plot(minutes, rss, label=name)
+    top.set_ylabel("RSS (MB)")
+    top.legend(fontsize=7, ncols=3)
+    top.grid(alpha=0.3)
+    bottom.plot(minutes, series.realtime, color="black")
+    bottom.set_ylabel("× real time")
+    bottom.set_xlabel("minutes")
+    bottom.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _soak(args: argparse.Namespace, run_dir: Path) -> tuple[dict[str, Any], _Series]:
     import psutil
 
     from metahrl.demo import Demo, DemoConfig, Topology, start_e2sim, start_meta, wait_http, write_theta0
@@ -213,7 +241,7 @@ def _soak(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
     finally:
         statuses = {n: c.stop() for n, c in reversed(list(demo.children.items()))}
     e2 = _final_json(demo, "e2sim")
-    return _figures(args, series, after, meta, e2, realtime, wall, statuses)
+    return _figures(args, series, after, meta, e2, realtime, wall, statuses), series
 
 
 def _xapp(name: str, topo: Any, cfg: Any, dus: list[int], period_ms: int) -> Any:
