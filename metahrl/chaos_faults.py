@@ -241,6 +241,7 @@ def du_kill(c: Cluster, s: FaultSettings, r: FaultResult) -> None:
     """``kill -9`` the last DU's xApp; restart it; it resumes from its checkpoint."""
     du = c.n_du - 1
     name = f"xapp-{du}"
+    c.wait(f"DU {du} has saved a checkpoint", lambda: c.du(du).checkpoints("saved") >= 1, s.recover_timeout_s)
     last = c.du(du)
     before = c.dus()
     t_kill = c.kill(name)
