@@ -55,6 +55,7 @@ __all__ = [
     "dependencies",
     "execute_run",
     "load_result",
+    "method_preset",
     "plan_runs",
     "result_path",
 ]
@@ -171,7 +172,7 @@ def _meta_init(ctx: RunContext, spec: RunSpec, sc: Scenarios) -> tuple[dict[str,
         static = static_var_means(p1["pretrain"]["td_history"])
     learner = MetaLearner(
         sc.train,
-        _method_preset(preset, spec.name),
+        method_preset(preset, spec.name),
         MAML_SCHEMES[spec.name],
         {k: v.to(ctx.device) for k, v in _start(ctx, spec, sc).items()},
         spec.seed,
@@ -190,7 +191,7 @@ def _meta_init(ctx: RunContext, spec: RunSpec, sc: Scenarios) -> tuple[dict[str,
     return dict(res.theta), summary
 
 
-def _method_preset(preset: ReproducePreset, method: str) -> ReproducePreset:
+def method_preset(preset: ReproducePreset, method: str) -> ReproducePreset:
     """The preset a method meta-trains with: "paper as written" methods weight raw variances, T = 1."""
     if method not in PAPER_WEIGHTING:
         return preset

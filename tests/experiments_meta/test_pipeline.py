@@ -85,6 +85,10 @@ def test_micro_writes_report_figures_and_results(micro_run: Path, micro: Reprodu
     assert set(results["sweep"]["tasks"]) == {"newtask-tiny"}
     assert set(results["init_check"]) == {m for m in micro.methods if m.startswith("maml")}
     assert "phase 3 (adaptation), high level: first update from shot 4 of 5" in report
+    # comparisons paired per task as well as pooled, against the non-oracle static split too
+    sep = results["separation"]
+    assert set(sep["per_task"]) == {"newtask-tiny"} and "static-train" in sep["reference"]
+    assert "oracle split (static-pf" in report
     assert "newtask-tiny" in results["distributions"]["fig9"]
 
 

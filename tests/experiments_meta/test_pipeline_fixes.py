@@ -7,13 +7,15 @@ the whole file runs in a few seconds on one core.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from experiments.meta.adapt import MethodInit, adapt_agent_config, adapt_task
-from experiments.meta.analysis import entropy
+from experiments.meta.aggregate import load_all
+from experiments.meta.analysis import entropy, init_check
 from experiments.meta.envs import agent_config, initial_params, load_scenarios, make_env, make_pool
 from experiments.meta.estimate import calibrate
 from experiments.meta.evaluation import evaluate_episodes, evaluate_policy
@@ -21,7 +23,9 @@ from experiments.meta.headroom import shots_to_threshold, summarise_sweeps
 from experiments.meta.metatrain import MetaLearner
 from experiments.meta.preset import PresetError, ReproducePreset, load_preset, preset_from_dict
 from experiments.meta.pretrain import mean_params, pretrain
+from experiments.meta.report import label
 from experiments.meta.rollout import collect_episode
+from experiments.meta.runs import RunContext, RunSpec, execute_run, method_preset
 from experiments.meta.sweep import FixedSplitPolicy, split_grid
 
 MICRO = load_preset("micro")
@@ -214,3 +218,31 @@ def test_entropy_of_weights() -> None:
 def test_every_bundled_preset_lets_every_level_learn_in_every_phase(name: str) -> None:
     preset = load_preset(name)  # would raise PresetError otherwise
     assert all(b.first_ready is not None for b in preset.learning_budgets())
+
+
+def test_meta_init_pretrain_runs_the_pretrained_control_and_checks_it_on_the_training_tasks(
+    tmp_path: Path,
+) -> None:
+    meta = MICRO.meta.model_dump(mode="json") | {"init": "pretrain"}
+    preset = _micro(seeds=1, methods=["pretrained", "maml-adaptive-paper"], meta=meta)
+    ctx = RunContext(preset, str(tmp_path))
+    specs = [RunSpec("pretrain", "-", 0), RunSpec("method", "pretrained", 0)]
+    specs.append(RunSpec("method", "maml-adaptive-paper", 0))
+    for spec in specs:
+        execute_run(spec, ctx)
+    loaded = load_all(tmp_path, specs)
+    checks = init_check(loaded)
+    assert set(checks) == {"pretrained", "maml-adaptive-paper"}
+    assert all(c["init"]["n"] == 1 and c["theta0"]["n"] == 1 for c in checks.values())
+    # the control starts exactly where θ_M started: the mean of the phase-1 agents
+    p1 = torch.load(tmp_path / "runs/pretrain/-/seed0.pt", weights_only=True)
+    assert label("pretrained") == "pretrained, not meta-learned"
+    assert mean_params(p1["task_params"]).keys() == initial_params(agent_config(preset), 0).keys()
+
+
+def test_paper_variants_weight_raw_variances_at_t_one() -> None:
+    standard = load_preset("standard")
+    assert (standard.meta.normalise, standard.meta.temperature) == ("zscore", 0.3)
+    paper = method_preset(standard, "maml-adaptive-paper").meta
+    assert (paper.normalise, paper.temperature) == ("none", 1.0)
+    assert method_preset(standard, "maml-adaptive").meta == standard.meta
