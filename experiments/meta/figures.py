@@ -24,6 +24,11 @@ _LABELS = {
     "maml-adaptive": "Adaptive MAML-HRL (softmin)",
     "maml-softmax": "MAML-HRL (softmax)",
     "maml-adaptive-2nd": "Adaptive MAML-HRL (2nd order)",
+    "maml-adaptive-paper": "Adaptive MAML-HRL (raw, T = 1)",
+    "maml-softmax-paper": "MAML-HRL (softmax, raw, T = 1)",
+    "pretrained": "pretrained, not meta-learned",
+    "static-pf": "oracle split (static-pf)",
+    "static-rr": "oracle split (static-rr)",
 }
 
 
@@ -69,7 +74,9 @@ def fig4(results: Mapping[str, Any], path: Path) -> None:
     for m, by_shot in f4["methods"].items():
         _band(ax, f4["shots"], [by_shot[str(k)] for k in f4["shots"]], _color(names, m), _label(m))
     for i, (b, ci) in enumerate(f4["baselines"].items()):
-        ax.axhline(ci["mean"], ls="--", lw=1, color=f"C{(len(names) + i) % 10}", label=f"{b} (classical)")
+        ax.axhline(
+            ci["mean"], ls="--", lw=1, color=f"C{(len(names) + i) % 10}", label=f"{_label(b)} (classical)"
+        )
     ax.set(
         xlabel="adaptation iterations on the new tasks (shots)",
         ylabel="cumulative reward Σ R_h per DU",
