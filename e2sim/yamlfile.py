@@ -34,7 +34,7 @@ def read_named_yaml(
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
             raise error(f"{path}: no such {kind} file")
-        text, source = path.read_text(encoding="utf-8"), str(path)
+        text, source = _read_text(path, kind, error), str(path)
     else:
         res = resources.files(package) / folder / f"{name_or_path}.yaml"
         if not res.is_file():
@@ -46,8 +46,29 @@ def read_named_yaml(
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise error(f"{source}: invalid YAML: {err}") from None
+        raise error(f"{source}: invalid YAML{_where(err)}: {_problem(err)}") from None
     return ({} if data is None else data), source
+
+
+def _read_text(path: Path, kind: str, error: type[Exception]) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not a UTF-8 text file (byte {exc.start}): is it a {kind} file?") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {kind} file: {exc.strerror or exc}") from None
+
+
+def _where(err: yaml.YAMLError) -> str:
+    mark = getattr(err, "problem_mark", None)
+    return "" if mark is None else f" at line {mark.line + 1}, column {mark.column + 1}"
+
+
+def _problem(err: yaml.YAMLError) -> str:
+    """The parser's own words, without its excerpt of the text (the position is given)."""
+    parts = [getattr(err, "context", None), getattr(err, "problem", None)]
+    words = "; ".join(str(p) for p in parts if p)
+    return words or str(err).splitlines()[0]
 
 
 def format_validation_error(err: ValidationError, source: str) -> str:

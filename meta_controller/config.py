@@ -111,7 +111,12 @@ def load_init(path: Path) -> dict[str, Tensor]:
     try:
         data = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many kinds for a file that is not a checkpoint
-        raise SettingsFileError(f"init: {path} is not a torch.save file: {exc}") from exc
+        why = (
+            str(exc).strip().splitlines()[0]
+            if str(exc).strip()
+            else f"{type(exc).__name__}, empty or truncated?"
+        )
+        raise SettingsFileError(f"init: {path} is not a torch.save file: {why}") from exc
     if not isinstance(data, dict) or not data:
         raise SettingsFileError(f"init: {path}: expected a non-empty dict of named tensors")
     out: dict[str, Tensor] = {}

@@ -28,7 +28,7 @@ from ric.server import RicConfig
 from ric.transport import TransportConfig, TransportKind
 from slicing import MdpConfig
 from slicing.task import DuTask
-from xapps.agent import AgentPool, HierarchicalAgent, HierarchicalConfig
+from xapps.agent import AgentPool, CheckpointError, HierarchicalAgent, HierarchicalConfig
 from xapps.du.learner import actor_weights, load_actor_weights
 from xapps.du.meta_link import MetaLinkMetrics, open_meta_link
 from xapps.du.service import XappService
@@ -65,13 +65,23 @@ def _selected(settings: XappSettings, tasks: list[DuTask]) -> list[DuTask]:
 
 
 def _pool_from_checkpoint(path: Path, n_du: int) -> tuple[AgentPool, dict[str, Any]]:
-    state = load_training_checkpoint(path)
-    meta = state["meta"]
-    cfg = HierarchicalConfig.model_validate(meta["agent"])
-    pool = AgentPool.create(cfg, len(state["pool"]["agents"]))
+    """The agents of a ``metahrl train`` checkpoint; any defect is a `CheckpointError` naming it."""
+    try:
+        state = load_training_checkpoint(path)
+        meta = state["meta"]
+        cfg = HierarchicalConfig.model_validate(meta["agent"])
+        pool = AgentPool.create(cfg, len(state["pool"]["agents"]))
+    except (CheckpointError, KeyError, TypeError, ValueError) as exc:  # pydantic's errors are ValueErrors
+        what = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise CheckpointError(
+            f"init: {what}" if str(path) in what else f"init: checkpoint {path}: {what}"
+        ) from None
     if len(pool) != n_du:
         raise ValueError(f"init: checkpoint {path} holds {len(pool)} DU agents, the scenario has {n_du} DUs")
-    pool.load_state_dict(state["pool"])
+    try:
+        pool.load_state_dict(state["pool"])
+    except CheckpointError as exc:
+        raise CheckpointError(f"init: checkpoint {path}: {exc}") from None
     return pool, meta
 
 

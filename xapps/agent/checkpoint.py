@@ -8,10 +8,9 @@ fields) did not match.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
-import pickle
-import struct
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -137,6 +136,21 @@ def load_checkpoint_file(path: PathLike) -> dict[str, Any]:
     """Read a state dict written by `save_checkpoint_file`; unreadable -> `CheckpointError`."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError, struct.error, pickle.UnpicklingError) as exc:
-        raise CheckpointError(f"cannot read checkpoint {path!r}: {exc}") from exc
-    return dict(get_mapping(state, "checkpoint"))
+    except Exception as exc:  # torch.load raises anything on damaged input (IndexError, KeyError, ...)
+        raise CheckpointError(f"cannot read checkpoint {path!r}: {_why(exc, path)}") from exc
+    return dict(get_mapping(state, f"checkpoint {path!r}"))
+
+
+def _why(exc: BaseException, path: PathLike) -> str:
+    """What went wrong, in one line (torch's messages run over several; some are empty)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if not isinstance(path, io.BytesIO):
+        with contextlib.suppress(OSError):
+            size = os.path.getsize(path)
+            if size == 0:
+                return "the file is empty"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if "zip archive" in text or "central directory" in text:
+        return f"not a torch.save file, or a truncated or corrupted one ({text.rstrip('.')})"
+    return f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (truncated or corrupted file?)"
