@@ -265,6 +265,11 @@ class ReproducePreset(_Strict):
             raise ValueError("methods must be non-empty and distinct")
         if self.adapt.eval_steps < self.env.high_period_steps:
             raise ValueError("adapt.eval_steps must cover one high-level window")
+        if self.adapt.eval_warmup_steps % self.env.high_period_steps:
+            raise ValueError(
+                f"adapt.eval_warmup_steps ({self.adapt.eval_warmup_steps}) must be a multiple of "
+                f"env.high_period_steps ({self.env.high_period_steps}): the counted steps start a window"
+            )
         if len(set(self.frozen)) != len(self.frozen) or len(self.frozen) > 1:
             raise ValueError(f"frozen: at most one of 'high', 'low' (got {list(self.frozen)})")
         if "pretrained" in self.methods and self.meta.init != "pretrain":

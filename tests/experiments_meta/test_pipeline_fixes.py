@@ -71,6 +71,11 @@ def test_fields_nothing_reads_are_refused(field: dict[str, object]) -> None:
         preset_from_dict(MICRO.model_dump(mode="json") | field)
 
 
+def test_an_evaluation_warm_up_must_end_on_a_window_boundary() -> None:
+    with pytest.raises(PresetError, match="eval_warmup_steps"):
+        _micro(adapt=MICRO.adapt.model_dump(mode="json") | {"eval_warmup_steps": 5})
+
+
 def test_the_pretrained_control_needs_meta_init_pretrain() -> None:
     with pytest.raises(PresetError, match="pretrained"):
         _micro(methods=["drl", "pretrained"])
