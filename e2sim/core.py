@@ -612,8 +612,8 @@ class Simulator:
         seg_p = seg[perm]
         cs = np.cumsum(d_p)
         before = cs - d_p
-        start = np.searchsorted(seg_p, seg_p)  # first position of each UE's segment
-        before -= before[start]
+        first = np.searchsorted(seg_p, np.arange(self._n_seg))  # each segment's first position
+        before -= before[first[seg_p]]
         out[act[perm]] = np.clip(quota[seg_p] - before, 0, d_p)
         return out
 
