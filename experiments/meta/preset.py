@@ -265,6 +265,8 @@ class ReproducePreset(_Strict):
             raise ValueError("methods must be non-empty and distinct")
         if self.adapt.eval_steps < self.env.high_period_steps:
             raise ValueError("adapt.eval_steps must cover one high-level window")
+        if self.env.ue_slots is not None:
+            raise ValueError("env.ue_slots is not read: set the preset's top-level ue_slots")
         if self.adapt.eval_warmup_steps % self.env.high_period_steps:
             raise ValueError(
                 f"adapt.eval_warmup_steps ({self.adapt.eval_warmup_steps}) must be a multiple of "

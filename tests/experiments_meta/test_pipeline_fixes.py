@@ -64,7 +64,12 @@ def test_a_level_that_is_frozen_needs_no_data() -> None:
 
 @pytest.mark.parametrize(
     "field",
-    [{"adapt": {"converge_tolerance": 0.02}}, {"meta": {"unknown_budget": 3}}, {"sweep": {"grid": 3}}],
+    [
+        {"adapt": {"converge_tolerance": 0.02}},
+        {"meta": {"unknown_budget": 3}},
+        {"sweep": {"grid": 3}},
+        {"env": {"ue_slots": 8}},  # the preset's ue_slots sets it; a second value would be ignored
+    ],
 )
 def test_fields_nothing_reads_are_refused(field: dict[str, object]) -> None:
     with pytest.raises(PresetError):
