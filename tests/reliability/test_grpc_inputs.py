@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from tests.meta_service.helpers import layout, make_update, theta0
 
 CHUNK = 1024
 N_DUS = 400  # a fresh DU per example (an accepted update would make the next a duplicate)
-TOKENS = {f"du{i}": f"token-{i:04d}-0123456789abcdef" for i in range(N_DUS)}  # test fixtures
+TOKENS = {f"du{i}": secrets.token_hex(16) for i in range(N_DUS)}  # generated at run time
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 C = grpc.StatusCode
 NEVER = {C.UNKNOWN, C.INTERNAL, C.UNIMPLEMENTED, C.DATA_LOSS}  # an unhandled exception or worse

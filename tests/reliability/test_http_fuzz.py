@@ -13,6 +13,7 @@ counted, and changes nothing; the read-only endpoints answer without a token.
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from xapps.service.http import create_app
 from xapps.service.metrics import XappMetrics
 from xapps.service.settings import SettingsError, XappControls, XappSettings, load_settings
 
-TOKEN = "fuzz-config-token-0123456789"  # a test fixture, not a secret
+TOKEN = secrets.token_hex(16)  # generated at run time: no credential is committed
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 REFUSED = "metahrl_du_http_auth_refused_total"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from typing import Any
 
 import numpy as np
@@ -128,7 +129,7 @@ def test_bad_settings_exit_2_naming_the_field(capsys: pytest.CaptureFixture[str]
 
 def test_config_put_validates_and_changes_nothing_on_error() -> None:
     service = _service()
-    token = "test-config-token-0123456789"  # a test fixture, not a secret
+    token = secrets.token_hex(16)  # generated at run time: no credential is committed
     app = create_app(service, service.metrics.registry, config_token=token)
     client = TestClient(app, headers={"Authorization": f"Bearer {token}"})
     before = client.get("/ric/v1/config").json()

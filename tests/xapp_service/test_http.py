@@ -5,6 +5,7 @@ uvicorn bound to port 0."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 import threading
 from typing import Any
@@ -80,7 +81,7 @@ def runtime() -> StubRuntime:
     return StubRuntime()
 
 
-TOKEN = "test-config-token-0123456789"  # a test fixture, not a secret
+TOKEN = secrets.token_hex(16)  # generated at run time: no credential is committed
 
 
 @pytest.fixture
