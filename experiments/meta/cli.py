@@ -6,8 +6,9 @@ static-var / adaptive (softmin) / softmax weights, plus classical schedulers —
 processes (or a Ray cluster), then writes OUT/report.md (claims table, Fig. 4–9, Tables 2–3),
 the figures as PNG and every number in OUT/results.json.
 
-Presets: quick (small networks, ≥ 3 seeds, ≤ 15 min on 2 CPU cores), paper (256-512-512,
-paper budgets, 5 seeds; hours), micro (plumbing check). Rerunning into the same --out skips
+Presets: quick (the smoke test: small networks, 3 seeds, ≤ 15 min on 2 CPU cores), standard
+(the budget at which learning can show: 5 seeds, ≤ 2 h on 2 cores), paper (256-512-512, paper
+budgets, 5 seeds; CPU-days), micro (plumbing check). Rerunning into the same --out skips
 finished runs (kill and rerun to resume). Definitions: docs/reproduce.md.
 """
 
