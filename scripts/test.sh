@@ -10,5 +10,7 @@ echo "== ruff" >&2
 "$venv/bin/ruff" check .
 echo "== mypy" >&2
 "$venv/bin/mypy"
+echo "== dependency audit" >&2
+bash scripts/audit.sh
 echo "== pytest" >&2
 "$venv/bin/python" -m pytest -q "$@"

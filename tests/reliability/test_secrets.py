@@ -14,16 +14,23 @@ The scanner is itself tested on planted secrets (built at run time, so this file
 
 from __future__ import annotations
 
+import http.server
+import importlib.util
+import json
 import math
 import random
 import re
 import secrets
+import socket
 import string
 import subprocess
+import sys
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
@@ -191,3 +198,82 @@ def test_the_scanner_finds_a_planted_secret(kind: str, tmp_path: Path) -> None:
 )
 def test_the_scanner_leaves_placeholders_alone(line: str) -> None:
     assert not list(scan_text("x.py", line))
+
+
+# ---- the dependency audit (scripts/audit.py) -----------------------------------------------------
+
+
+def _audit_module() -> Any:
+    spec = importlib.util.spec_from_file_location("metahrl_audit", ROOT / "scripts" / "audit.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Pages(http.server.BaseHTTPRequestHandler):
+    """A registry's project pages: /pypi/<name>/json."""
+
+    pages: ClassVar[dict[str, dict[str, Any]]] = {
+        "fixed": {"info": {"version": "1.0"}, "vulnerabilities": [{"id": "PYSEC-1", "fixed_in": ["1.1"]}]},
+        "unfixed": {"info": {"version": "2.0"}, "vulnerabilities": [{"id": "GHSA-2", "fixed_in": []}]},
+        "withdrawn": {"info": {"version": "3.0"}, "vulnerabilities": [{"id": "X", "withdrawn": "2024"}]},
+        "clean": {"info": {"version": "4.0"}, "vulnerabilities": []},
+        "old": {"info": {"version": "9.0"}, "vulnerabilities": []},
+    }
+
+    def do_GET(self) -> None:
+        name = self.path.strip("/").split("/")[1]
+        page = self.pages.get(name)
+        self.send_response(200 if page else 404)
+        self.end_headers()
+        if page:
+            self.wfile.write(json.dumps(page).encode())
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def registry() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/pypi"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_audit_reads_advisories_and_fails_only_on_fixable_ones(
+    registry: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audit_mod = _audit_module()
+    monkeypatch.setattr(audit_mod, "REGISTRY", registry)
+    installed = {
+        "fixed": "1.0",
+        "unfixed": "2.0",
+        "withdrawn": "3.0",
+        "clean": "4.0",
+        "old": "1.0",
+        "gone": "1.0",
+    }
+    audit = audit_mod._from_project_pages(installed, 5.0)
+    assert audit.audited == 4
+    assert {(a.package, a.id, a.fixed_in) for a in audit.advisories} == {
+        ("fixed", "PYSEC-1", ("1.1",)),
+        ("unfixed", "GHSA-2", ()),
+    }
+    assert [a.package for a in audit.fixable] == ["fixed"]
+    assert "newest 9.0" in audit.not_audited["old"] and "404" in audit.not_audited["gone"]
+
+
+def test_the_audit_says_so_when_the_service_is_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    audit_mod = _audit_module()
+    with socket.socket() as s:  # a port with nothing listening on it
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(audit_mod, "REGISTRY", f"http://127.0.0.1:{port}/pypi")
+    audit = audit_mod._from_project_pages({"clean": "4.0"}, 2.0)
+    assert audit.audited == 0 and not audit.advisories and "unreachable" in audit.note
+    assert "unreachable" in audit.not_audited["clean"]
