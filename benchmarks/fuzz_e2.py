@@ -4,8 +4,10 @@ Inputs are seeded, structure-aware mutations (byte overwrites, bit flips, insert
 deletions, truncations, chunk repeats, splices of two seeds, APER length determinants and PER
 fragment markers put in place) of real encodings: the captured interop PDUs of other stacks
 (``--vectors``, default ``$METAHRL_SHARED_DIR/interop/e2`` or ``../shared/interop/e2``), our own
-encoders' E2SM output, and the PDUs a real session put on the wire (recorded below). A fixed
-``--seed`` gives the same inputs in the same order.
+encoders' E2SM output, and E2AP PDUs built from those with the identifiers of the live session
+below (its subscription's request ID, RAN function IDs, control requestor: `session_seeds`), so
+that mutations reach the applications behind the link layer. A fixed ``--seed`` gives the same
+inputs in the same order (``inputs_sha256`` in the report is their digest).
 
 Two phases share ``--inputs`` (``--live-share`` of them go to the live link):
 
@@ -40,7 +42,7 @@ Exit status 1 when there is a crash, a hang, or a broken link. ``--json`` prints
 ``inputs_total``, ``decoder_inputs_total``, ``live_inputs_total``, ``raw_connections_total``,
 ``crashes_total``, ``hangs_total``, ``peer_errors_total`` (inputs refused with the documented
 error), ``decoded_total``, ``inputs_per_s``, ``decoder_inputs_per_s``, ``live_inputs_per_s``,
-``max_input_ms``, ``link_ok``, ``seed``, ``per_target`` (inputs, crashes, peer errors per
+``max_input_ms``, ``link_ok``, ``seed``, ``inputs_sha256``, ``per_target`` (inputs, crashes, peer errors per
 target) and ``crashes`` (the first reproducers: target, exception, hex input).
 """
 
@@ -50,6 +52,7 @@ import argparse
 import asyncio
 import contextlib
 import faulthandler
+import hashlib
 import json
 import logging
 import os
@@ -64,6 +67,7 @@ from pathlib import Path
 from typing import Any
 
 from ric import _e2ap_fast, _kpm_fast, e2ap, kpm, rc
+from ric.cause import CauseRicRequest
 from ric.e2sm_common import GnbDuUeId, Snssai
 from ric.errors import E2DecodeError, PeerError
 from ric.framing import HEADER_SIZE, LengthPrefixFramer, encode_frame
@@ -79,6 +83,7 @@ __all__ = [
     "fuzz_live",
     "load_corpus",
     "run",
+    "session_seeds",
 ]
 
 _log = logging.getLogger(__name__)
@@ -169,6 +174,54 @@ def load_corpus(vectors: Path | None, wire: Sequence[bytes] = ()) -> dict[str, l
     pdus = out["e2ap"]
     out["frames"] = [b"".join(encode_frame(p) for p in pdus[i : i + 3]) for i in range(0, len(pdus), 2)]
     return out
+
+
+def session_seeds(to_xapp: Sequence[bytes], to_node: Sequence[bytes]) -> dict[str, list[bytes]]:
+    """E2AP seeds for each live receiver, built from our own E2SM encodings and the live
+    session's identifiers only (the subscription's request ID, the RAN function IDs, the
+    controls' requestor): the PDUs seen on the wire carry timing-dependent KPIs and decisions,
+    so they are not used as they are, and the same ``--seed`` gives the same inputs on every
+    run. Mutations of these get past the link layer into the applications."""
+    own = _own_seeds()
+    ind = next((m for m in _decoded(to_xapp) if isinstance(m, e2ap.RicIndication)), None)
+    ctrl = next((m for m in _decoded(to_node) if isinstance(m, e2ap.RicControlRequest)), None)
+    if ind is None or ctrl is None:
+        raise RuntimeError("the live session exchanged no indication and control to take IDs from")
+    sub, kpm_fn, rc_fn = ind.request_id, ind.ran_function_id, ctrl.ran_function_id
+    control = e2ap.RicRequestId(ctrl.request_id.requestor, 1)
+    report = e2ap.RicIndicationType.REPORT
+    header = own["kpm_header"][0]
+    to_x: list[e2ap.E2apMessage] = [
+        e2ap.RicIndication(sub, kpm_fn, ind.action_id, report, header, msg, sn=7)
+        for msg in own["kpm_message"]
+    ]
+    to_x += [
+        e2ap.RicControlAcknowledge(control, rc_fn, outcome=own["rc_outcome"][0]),
+        e2ap.RicControlFailure(control, rc_fn, CauseRicRequest.CONTROL_MESSAGE_INVALID),
+        e2ap.ErrorIndication(None, sub, kpm_fn, CauseRicRequest.UNSPECIFIED),
+    ]
+    ack = e2ap.RicControlAckRequest.ACK
+    to_n: list[e2ap.E2apMessage] = [
+        e2ap.RicControlRequest(control, rc_fn, own["rc_header"][0], own["rc_message"][0], ack_request=ack),
+        e2ap.RicSubscriptionDeleteRequest(sub, kpm_fn),
+    ]
+    to_n += [
+        e2ap.RicSubscriptionRequest(
+            e2ap.RicRequestId(sub.requestor, 99), kpm_fn, own["kpm_trigger"][0],
+            (e2ap.RicActionToBeSetup(1, e2ap.RicActionType.REPORT, action),),
+        )
+        for action in own["kpm_action"]
+    ]  # fmt: skip
+    return {
+        "live_xapp": [e2ap.encode_e2ap(m) for m in to_x],
+        "live_e2sim": [e2ap.encode_e2ap(m) for m in to_n],
+    }
+
+
+def _decoded(pdus: Sequence[bytes]) -> Iterator[e2ap.E2apMessage]:
+    for pdu in pdus:
+        with contextlib.suppress(E2DecodeError):
+            yield e2ap.decode_e2ap(pdu)
 
 
 # ---------------------------------------------------------------------------------------
@@ -275,6 +328,7 @@ class FuzzReport:
     live_s: float = 0.0
     max_input_s: float = 0.0
     link_ok: bool | None = None
+    digest: Any = field(default_factory=hashlib.sha256)  # of every input, in order
     per_target: dict[str, TargetStats] = field(default_factory=dict)
     reproducers: list[dict[str, str]] = field(default_factory=list)
 
@@ -308,6 +362,7 @@ class FuzzReport:
             "max_input_ms": round(self.max_input_s * 1e3, 3),
             "link_ok": self.link_ok,
             "seed": self.seed,
+            "inputs_sha256": self.digest.hexdigest(),
             "per_target": {k: asdict(v) for k, v in sorted(self.per_target.items())},
             "crashes": self.reproducers,
         }
@@ -396,6 +451,7 @@ def _alarm(deadline_s: float) -> Iterator[None]:
 
 
 def _one(target: DecoderTarget, data: bytes, deadline_s: float, report: FuzzReport) -> None:
+    report.digest.update(data)
     stats = report.target(target.name)
     stats.inputs += 1
     t0 = time.perf_counter()
@@ -553,6 +609,7 @@ async def _start(args: argparse.Namespace, report: FuzzReport) -> _Live:
 async def _inject(live: _Live, target: str, data: bytes, deadline_s: float) -> None:
     channel, tap = live.taps[target]
     report = live.report
+    report.digest.update(data)
     stats = report.target(target)
     stats.inputs += 1
     tap.arrived.clear()
@@ -591,12 +648,7 @@ async def _fuzz_connection(
     live: _Live, n: int, rng: random.Random, corpus: dict[str, list[bytes]], deadline_s: float
 ) -> None:
     mutator = Mutator(rng)
-    seeds = {
-        "live_xapp": (live.taps["live_xapp"][1].recorded or []) + corpus["e2ap"],
-        "live_e2sim": (live.taps["live_e2sim"][1].recorded or []) + corpus["e2ap"],
-    }
-    for _target, tap in live.taps.values():
-        tap.recorded = None
+    seeds = {target: corpus[target] + corpus["e2ap"] for target in ("live_xapp", "live_e2sim")}
     for i in range(n):
         target = "live_xapp" if i % 2 == 0 else "live_e2sim"
         channel = live.taps[target][0]
@@ -656,7 +708,7 @@ async def _link_still_works(live: _Live, timeout_s: float) -> bool:
 async def fuzz_live(
     args: argparse.Namespace, n: int, corpus: dict[str, list[bytes]], report: FuzzReport
 ) -> list[bytes]:
-    """The live phase; returns the real PDUs recorded on the wire (seeds for the decoders)."""
+    """The live phase; returns its session seeds (`session_seeds`, also seeds for the decoders)."""
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_loop_errors(report))
     rng = random.Random(args.seed + 1)
@@ -664,16 +716,16 @@ async def fuzz_live(
     try:
         live.tap()
         await live.service.wait_decisions(6, 60)  # a few more real PDUs recorded in both directions
-        recorded = [p for _c, t in live.taps.values() for p in (t.recorded or [])]
-        corpus = dict(corpus, e2ap=corpus["e2ap"] + recorded)
+        session = session_seeds(*(live.taps[t][1].recorded or [] for t in ("live_xapp", "live_e2sim")))
+        for _channel, tap in live.taps.values():
+            tap.recorded = None
+        wire = [p for pdus in session.values() for p in pdus]
         t0 = time.perf_counter()
-        await _fuzz_connection(live, n, rng, corpus, args.deadline_s)
-        await _raw_streams(
-            live.service.e2.port, args.raw_connections, rng, load_corpus(None, recorded), report
-        )
+        await _fuzz_connection(live, n, rng, corpus | session, args.deadline_s)
+        await _raw_streams(live.service.e2.port, args.raw_connections, rng, load_corpus(None, wire), report)
         report.live_s += time.perf_counter() - t0
         report.link_ok = await _link_still_works(live, 60)
-        return recorded
+        return wire
     finally:
         live.nodes.stop()
         with contextlib.suppress(Exception):

@@ -50,6 +50,17 @@ def test_seeded_slice_finds_no_crash_no_hang_and_the_link_still_works(
     assert 0 < out["peer_errors_total"] < out["inputs_total"] and out["decoded_total"] > 0, summary
 
 
+def _digest(capsys: pytest.CaptureFixture[str], seed: int) -> str:
+    assert (
+        main(["bench", "fuzz-e2", "--inputs", "600", "--seed", str(seed), "--live-share", "0", "--json"]) == 0
+    )
+    return str(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["inputs_sha256"])
+
+
+def test_the_inputs_are_reproducible_from_the_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _digest(capsys, 5) == _digest(capsys, 5) != _digest(capsys, 6)
+
+
 def test_same_seed_same_inputs() -> None:
     corpus = load_corpus(None)
     first, second = Mutator(random.Random(3)), Mutator(random.Random(3))
