@@ -431,7 +431,8 @@ def _dropped(nodes: Any) -> int:
 
 def _phases(nodes: Any) -> dict[str, float]:
     """The node process's CPU seconds by phase (``E2SimNodes.cpu``), if it counts them."""
-    return {k: float(v) for k, v in vars(getattr(nodes, "cpu", object())).items()}
+    cpu = getattr(nodes, "cpu", None)
+    return {} if cpu is None else {k: float(v) for k, v in vars(cpu).items()}
 
 
 def _start(cpu: dict[str, float], probe: _Probe, sim: Any, nodes: Any) -> None:

@@ -1151,16 +1151,24 @@ class E2SimNodes:
         ind = sum(n.counters.indications for n in self.nodes)
         acked = sum(n.counters.controls_acked for n in self.nodes)
         failed = sum(n.counters.controls_failed for n in self.nodes)
+        dropped = sum(c.counters.indications_dropped for c in self.clients)
+        cpu = self.cpu
         _log.info(
-            "%ssim %.1f s (%.2f× real time) · %d/%d nodes up · %d indications · controls %d acked, %d failed",
+            "%ssim %.1f s (%.2f× real time%s) · %d/%d nodes up · %d indications (%d dropped) · "
+            "controls %d acked, %d failed · CPU s: step %.1f, reports %.1f, controls %.1f",
             "done: " if final else "",
             sim_s,
             sim_s / wall,
+            f", {self.lag_ttis() * sim.radio.tti_s:.1f} s behind" if self.config.realtime else "",
             up,
             len(self.clients),
             ind,
+            dropped,
             acked,
             failed,
+            cpu.step_s,
+            cpu.reports_s,
+            cpu.controls_s,
         )
 
     def stats(self) -> dict[str, int | float]:
