@@ -82,6 +82,7 @@ __all__ = [
     "fuzz_decoders",
     "fuzz_live",
     "load_corpus",
+    "own_seeds",
     "run",
     "session_seeds",
 ]
@@ -129,7 +130,7 @@ def _interop_seeds(directory: Path) -> dict[str, list[bytes]]:
     return out
 
 
-def _own_seeds() -> dict[str, list[bytes]]:
+def own_seeds() -> dict[str, list[bytes]]:
     """Our encoders' output for every E2SM payload kind (E2AP comes from a live session)."""
     plmn = Plmn("001", "01")
     quota = rc.SlicePrbQuota(plmn, 1, 2, 10, 50, 20)
@@ -164,7 +165,7 @@ def _own_seeds() -> dict[str, list[bytes]]:
 
 def load_corpus(vectors: Path | None, wire: Sequence[bytes] = ()) -> dict[str, list[bytes]]:
     """Seeds per kind: our own E2SM encodings, the interop vectors, E2AP PDUs seen on a wire."""
-    out = _own_seeds()
+    out = own_seeds()
     if vectors is not None and vectors.is_dir():
         for kind, seeds in _interop_seeds(vectors).items():
             out.setdefault(kind, []).extend(seeds)
@@ -182,7 +183,7 @@ def session_seeds(to_xapp: Sequence[bytes], to_node: Sequence[bytes]) -> dict[st
     controls' requestor): the PDUs seen on the wire carry timing-dependent KPIs and decisions,
     so they are not used as they are, and the same ``--seed`` gives the same inputs on every
     run. Mutations of these get past the link layer into the applications."""
-    own = _own_seeds()
+    own = own_seeds()
     ind = next((m for m in _decoded(to_xapp) if isinstance(m, e2ap.RicIndication)), None)
     ctrl = next((m for m in _decoded(to_node) if isinstance(m, e2ap.RicControlRequest)), None)
     if ind is None or ctrl is None:
