@@ -21,7 +21,9 @@ Examples (two terminals):
   metahrl e2sim --ric 127.0.0.1:36422
 
 HTTP (port 8080 by default): /ric/v1/health/alive, /ric/v1/health/ready, /ric/v1/config
-(GET/PUT), /ric/v1/metrics.
+(GET/PUT), /ric/v1/metrics. A PUT needs ``Authorization: Bearer <token>``, the token given by
+METAHRL_XAPP_HTTP__TOKEN_FILE (a file, e.g. a mounted Secret) or METAHRL_XAPP_HTTP__TOKEN;
+without one, config changes are refused (403).
 """
 
 from __future__ import annotations
