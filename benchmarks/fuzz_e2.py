@@ -24,15 +24,21 @@ Two phases share ``--inputs`` (``--live-share`` of them go to the live link):
 * **live** — the DU xApp (``metahrl.xapp_setup.build_service``: direct E2 on an ephemeral
   loopback port, agents of ``--agent``, learning off) and ``e2sim``'s E2 nodes of the ``small``
   scenario (real-time pacing) run in this process and set up, subscribe and control each other
-  over TCP. Mutated frames are then written into the connection, alternately to the xApp (from
-  the node's side: mutations of the indications, acknowledges and setup the node sent) and to
-  the node (from the xApp's side: mutations of its setup response, subscription and control
-  requests), each awaited until the receiver has handled it (deadline ``--deadline-s``; a
-  missed one is a *hang*). A crash here is an exception out of a receiver's PDU handler or in
-  any event-loop callback. Then whole garbage streams go to the xApp's E2 port on fresh raw
-  sockets (``--raw-connections``). Finally the link must still work: every node is
-  disconnected, and each must reconnect, complete a fresh E2 Setup, be re-subscribed and have
-  a RIC Control acknowledged (``link_ok``).
+  over TCP (the xApp serves DU 0). Mutated frames are then written into DU 0's connection,
+  alternately to the xApp (from the node's side: mutated indications, control acknowledges and
+  failures, Error Indications with the session's IDs, and the interop PDUs) and to the node
+  (from the xApp's side: mutated control, subscription and subscription-delete requests, and
+  the interop PDUs), each awaited until the receiver has handled it (deadline
+  ``--deadline-s``; a missed one is a *hang*). A crash here is an exception out of a receiver's
+  PDU handler or in any event-loop callback. Then whole garbage streams go to the xApp's E2 port
+  on fresh raw sockets (``--raw-connections``). Finally the link must still work: the xApp drops
+  every E2 connection, and DU 0's node must reconnect and complete a fresh E2 Setup, the xApp
+  must re-subscribe it and a RIC Control must be acknowledged (``link_ok``).
+
+atheris has a wheel for this Python on the registry (3.0.0, cp311) but is not used: libFuzzer's
+loop owns the process (it exits when done, so no report and no live phase after it) and its
+coverage guidance would need the pure-Python codecs instrumented; the seeded mutator keeps runs
+reproducible instead.
 
 A hard hang (a decoder spinning in C code) cannot be interrupted by asyncio: as a backstop,
 ``faulthandler`` dumps every thread's stack and ends the process when a live input takes more
@@ -42,8 +48,8 @@ Exit status 1 when there is a crash, a hang, or a broken link. ``--json`` prints
 ``inputs_total``, ``decoder_inputs_total``, ``live_inputs_total``, ``raw_connections_total``,
 ``crashes_total``, ``hangs_total``, ``peer_errors_total`` (inputs refused with the documented
 error), ``decoded_total``, ``inputs_per_s``, ``decoder_inputs_per_s``, ``live_inputs_per_s``,
-``max_input_ms``, ``link_ok``, ``seed``, ``inputs_sha256``, ``per_target`` (inputs, crashes, peer errors per
-target) and ``crashes`` (the first reproducers: target, exception, hex input).
+``max_input_ms``, ``link_ok``, ``seed``, ``inputs_sha256``, ``per_target`` (inputs, crashes, peer
+errors per target) and ``crashes`` (the first reproducers: target, exception, hex input).
 """
 
 from __future__ import annotations
