@@ -158,17 +158,26 @@ def _valid(body: Any) -> bool:
     return True
 
 
+def _refusals(service: XappService, reason: str) -> float:
+    value = service.metrics.registry.get_sample_value(
+        "metahrl_du_http_requests_refused_total", {"reason": reason}
+    )
+    return value or 0.0
+
+
 def _put_and_check(client: TestClient, service: XappService, body: Any) -> None:
     before = service.controls()
+    invalid, conflict = _refusals(service, "invalid_request"), _refusals(service, "conflict")
     r = client.put("/ric/v1/config", json=body, headers=AUTH)
     assert r.status_code != 500
     if not _valid(body):
         assert r.status_code == 422, r.text
-        assert service.controls() == before
+        assert service.controls() == before and _refusals(service, "invalid_request") == invalid + 1
         return
     new = XappControls.model_validate(body)
     if new.learning.mode != before.learning.mode:  # the runtime refuses a learning-mode switch
         assert r.status_code == 409 and service.controls() == before
+        assert _refusals(service, "conflict") == conflict + 1
     else:
         assert r.status_code == 200 and service.controls() == new
         assert r.json() == new.model_dump(mode="json")

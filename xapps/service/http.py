@@ -17,8 +17,10 @@ path                   method  answer
 /ric/v1/metrics        GET     Prometheus text format from the injected registry
 =====================  ======  ===========================================================
 
-Every refused PUT is counted in ``metahrl_du_http_auth_refused_total{reason}`` (``missing``,
-``invalid``, ``disabled``) and logged once with the client's address. Read-only endpoints need
+Every request refused for its token is counted in ``metahrl_du_http_auth_refused_total{reason}``
+(``missing``, ``invalid``, ``disabled``) and logged once with the client's address; 422 and 409
+answers in ``metahrl_du_http_requests_refused_total{reason}`` (``invalid_request``,
+``conflict``). Read-only endpoints need
 no token (Kubernetes probes and Prometheus scrape them).
 
 The app is a thin layer over an `XappRuntime` (the control loop implements it); the handlers
@@ -68,7 +70,7 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 AuthRefusal = Literal["missing", "invalid", "disabled"]
-_AUTH_REFUSED: WeakKeyDictionary[CollectorRegistry, Counter] = WeakKeyDictionary()
+_COUNTERS: WeakKeyDictionary[CollectorRegistry, dict[str, Counter]] = WeakKeyDictionary()
 
 
 class Check(BaseModel):
@@ -163,18 +165,28 @@ class Heartbeat:
         return self.age_s() <= self.max_age_s
 
 
+def _counter(registry: CollectorRegistry, name: str, doc: str) -> Counter:
+    """The counter ``name`` (label ``reason``) of ``registry``: one per registry, however many
+    apps are created on it."""
+    counters = _COUNTERS.setdefault(registry, {})
+    if name not in counters:
+        counters[name] = Counter(PREFIX + name, doc, ("reason",), registry=registry)
+    return counters[name]
+
+
 def _auth_refused(registry: CollectorRegistry) -> Counter:
-    """The refusal counter of ``registry`` (one per registry, however many apps use it)."""
-    counter = _AUTH_REFUSED.get(registry)
-    if counter is None:
-        counter = Counter(
-            PREFIX + "http_auth_refused",
-            "config-changing HTTP requests refused for their bearer token",
-            ("reason",),
-            registry=registry,
-        )
-        _AUTH_REFUSED[registry] = counter
-    return counter
+    return _counter(
+        registry, "http_auth_refused", "config-changing HTTP requests refused for their bearer token"
+    )
+
+
+def _refused(registry: CollectorRegistry) -> Counter:
+    return _counter(
+        registry,
+        "http_requests_refused",
+        "HTTP requests refused: invalid_request (422: a body or parameter that does not validate), "
+        "conflict (409: the runtime refused the change)",
+    )
 
 
 def config_auth(token: SecretStr | str | None, registry: CollectorRegistry) -> Callable[..., None]:
@@ -208,18 +220,30 @@ def config_auth(token: SecretStr | str | None, registry: CollectorRegistry) -> C
     return check
 
 
-def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """422 with each error's location, message and type, without echoing the input back.
+def _validation_errors(registry: CollectorRegistry) -> Callable[[Request, Exception], JSONResponse]:
+    """The 422 handler: each error's location, message and type, without echoing the input back
+    (FastAPI's own handler echoes it, and an input such as ``NaN``, which Python's JSON parser
+    accepts, cannot be rendered as JSON: that answered 500); counted and logged once."""
+    refused = _refused(registry)
 
-    FastAPI's own handler echoes it, and an input such as ``NaN`` (which Python's JSON parser
-    accepts) cannot be rendered as JSON: that answered 500.
-    """
-    assert isinstance(exc, RequestValidationError)
-    detail = [
-        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-        for e in exc.errors()
-    ]
-    return JSONResponse({"detail": detail}, status_code=422)
+    def handler(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]
+        refused.labels("invalid_request").inc()
+        fields = ", ".join(".".join(str(p) for p in d["loc"]) for d in detail[:5])
+        _log.warning("%s %s refused (422): invalid %s", request.method, request.url.path, fields)
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    return handler
+
+
+def _conflict(registry: CollectorRegistry, request: Request, exc: ValueError) -> HTTPException:
+    _refused(registry).labels("conflict").inc()
+    _log.warning("%s %s refused (409): %s", request.method, request.url.path, exc)
+    return HTTPException(status_code=409, detail=str(exc))
 
 
 def create_app(
@@ -233,7 +257,7 @@ def create_app(
     """The FastAPI app over `runtime`; `alive` (optional) tells whether the process loop runs;
     `config_token` is the bearer token PUT /ric/v1/config needs (None: config changes refused)."""
     app = FastAPI(title="metahrl DU xApp", docs_url=None, redoc_url=None)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, _validation_errors(registry))
     authorized = Depends(config_auth(config_token, registry))
 
     @app.get("/ric/v1/health/alive")
@@ -251,21 +275,21 @@ def create_app(
         return runtime.controls()
 
     @app.put("/ric/v1/config", response_model=XappControls, dependencies=[authorized])
-    def put_config(new: XappControls) -> XappControls:
+    def put_config(new: XappControls, request: Request) -> XappControls:
         try:
             runtime.apply_controls(new)
         except ValueError as exc:
-            raise HTTPException(status_code=409, detail=str(exc)) from exc
+            raise _conflict(registry, request, exc) from exc
         return runtime.controls()
 
     @app.post("/ric/v1/e2/reset/{du}", status_code=204, dependencies=[authorized])
-    def reset_e2(du: int) -> Response:
+    def reset_e2(du: int, request: Request) -> Response:
         try:
             runtime.reset_e2(du)
         except KeyError as exc:
             raise HTTPException(status_code=404, detail=f"DU {du} is not served here") from exc
         except ValueError as exc:
-            raise HTTPException(status_code=409, detail=str(exc)) from exc
+            raise _conflict(registry, request, exc) from exc
         return Response(status_code=204)
 
     @app.get("/ric/v1/metrics")
