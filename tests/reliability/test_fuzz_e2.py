@@ -34,6 +34,10 @@ def test_seeded_slice_finds_no_crash_no_hang_and_the_link_still_works(
             "0.3",
             "--raw-connections",
             "10",
+            # a hang never ends; 5 s only keeps a CI host shared by other jobs from looking like one
+            # (the slowest input seen under a load average of 9 on 2 cores took 0.7 s)
+            "--deadline-s",
+            "5",
             "--json",
         ]
     )
