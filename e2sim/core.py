@@ -256,7 +256,8 @@ class Simulator:
 
     def _associate(self, initial: bool = False) -> None:
         g = self._gain_pad[:, :-1].astype(np.float64)
-        g_act = np.where(self.du_active[:, None], g, -1.0)
+        all_on = bool(self.du_active.all())  # the usual case: no masking (same values)
+        g_act = g if all_on else np.where(self.du_active[:, None], g, -1.0)
         best = np.argmax(g_act, axis=0).astype(np.int32)
         if initial:
             new = best
@@ -271,7 +272,7 @@ class Simulator:
             self.handovers_total += n_ho
             self.counters.handovers += n_ho
         self.serving = new
-        total = (g * self.du_active[:, None]).sum(axis=0)
+        total = (g if all_on else g * self.du_active[:, None]).sum(axis=0)
         s = g[new, np.arange(self.n_ues)]
         sinr = s / (total - s + self._noise_mw)
         self._geo_rate = self._bits_per_rb_unit * np.log2(1.0 + sinr)
