@@ -38,9 +38,9 @@ def test_bench_e2sim_scale_tiny_run() -> None:
     res = json.loads(out.stdout)
     for key in KEYS:
         assert math.isfinite(res[f"{key}_2"]), key
-    # Paced to the wall clock: above 1 only while a start-up lag is caught up, at most at the
-    # simulator's own speed; and the lag never negative (it never runs ahead).
-    assert 0 < res["realtime_factor_2"] <= 1.5 * res["sim_alone_realtime_factor_2"]
+    # Paced to the wall clock: above 1 only while a start-up lag is caught up (at the
+    # simulator's own speed, a few times real time at this size); the lag is never negative.
+    assert 0 < res["realtime_factor_2"] < 20
     assert res["lag_start_ms_2"] >= 0 and res["lag_end_ms_2"] >= 0
     assert res["node_cpu_pct_2"] > 0 and res["peak_rss_mb_2"] > 50  # 400 UEs' state, the codecs
     # 2 DUs: 100 slice-level + 10 UE-level reports per second each at real time; at least a
