@@ -159,3 +159,25 @@ def test_a_setup_request_with_a_non_printable_amf_name_is_refused_not_crashed() 
     (answer,) = [e2ap.decode_e2ap(p) for p in link.data_to_send()]
     assert isinstance(answer, ErrorIndication) and answer.transaction_id == 1
     assert answer.cause is CauseProtocol.ABSTRACT_SYNTAX_ERROR_FALSELY_CONSTRUCTED_MESSAGE
+
+
+def test_live_seeds_carry_the_sessions_ids_and_nothing_timing_dependent() -> None:
+    from ric import e2ap
+
+    sub, ctl = e2ap.RicRequestId(42, 3), e2ap.RicRequestId(42, 917)
+    seen_by_xapp = [
+        e2ap.encode_e2ap(
+            e2ap.RicIndication(sub, 2, 1, e2ap.RicIndicationType.REPORT, b"h%d" % i, b"m%d" % i, sn=i)
+        )
+        for i in range(3)  # KPIs that differ from run to run
+    ]
+    seen_by_node = [e2ap.encode_e2ap(e2ap.RicControlRequest(ctl, 3, b"hdr", b"msg"))]
+    seeds = fuzz_e2.session_seeds(seen_by_xapp, seen_by_node)
+    other = [e2ap.encode_e2ap(e2ap.RicIndication(sub, 2, 1, e2ap.RicIndicationType.REPORT, b"x", b"y", sn=9))]
+    assert seeds == fuzz_e2.session_seeds(other, seen_by_node)  # only the IDs are taken
+    to_xapp = [e2ap.decode_e2ap(p) for p in seeds["live_xapp"]]
+    assert any(isinstance(m, e2ap.RicIndication) and m.request_id == sub for m in to_xapp)
+    to_node = [e2ap.decode_e2ap(p) for p in seeds["live_e2sim"]]
+    assert any(isinstance(m, e2ap.RicControlRequest) and m.request_id.requestor == 42 for m in to_node)
+    with pytest.raises(RuntimeError, match="no indication and control"):
+        fuzz_e2.session_seeds([], seen_by_node)
