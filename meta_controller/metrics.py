@@ -73,6 +73,12 @@ class ControllerMetrics:
     def reject(self, reason: str) -> None:
         self.rejected.labels(reason if reason in REJECT_REASONS else "invalid").inc()
 
+    def weights(self, weights: Mapping[str, Mapping[str, float]]) -> None:
+        """The task weights of the meta-version in force (closed here, or restored at start)."""
+        for group, per_du in weights.items():
+            for du, w in per_du.items():
+                self.weight.labels(du, group).set(w)
+
     def closed(
         self,
         duration_s: float,
@@ -83,9 +89,7 @@ class ControllerMetrics:
         if math.isfinite(duration_s) and duration_s >= 0:
             self.round_duration.observe(duration_s)
         self.update_seconds.observe(max(0.0, update_s))
-        for group, per_du in weights.items():
-            for du, w in per_du.items():
-                self.weight.labels(du, group).set(w)
+        self.weights(weights)
         for group, per_du in variances.items():
             for du, v in per_du.items():
                 self.td_variance.labels(du, group).set(v)

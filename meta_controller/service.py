@@ -183,6 +183,7 @@ class Controller:
         self.sdl_ok, self.started = True, True
         self.published = await asyncio.to_thread(self._publication, self.rounds.last_weights)
         self._gauges()
+        self.metrics.weights(self.rounds.last_weights)  # a restarted controller shows them too
         await self._set_health()
         self._timer = asyncio.create_task(self._run_timer(), name="meta-round-timer")
 

@@ -59,6 +59,10 @@ def test_restart_resumes_from_redis(redis_server: RedisServer) -> None:
         )
         assert torch.equal(r.theta_flat, layout().flatten(init1.params))
         assert r.last_weights == init1.weights
+        for group, per_du in init1.weights.items():  # the restored version's weights are exported
+            for du, w in per_du.items():
+                got = second.registry.get_sample_value("metahrl_meta_task_weight", {"du": du, "group": group})
+                assert got == w
         b2 = make_client(second.target, "b")
         b2.start()
         assert await b2.register() and await b2.upload(make_update(3))
