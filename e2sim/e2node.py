@@ -1144,6 +1144,7 @@ class E2SimNodes:
         _log.info("simulated time runs again")
 
     def _log_progress(self, final: bool = False) -> None:
+        # "sim S s (F× real time)" opens the line: metahrl demo and bench soak parse it.
         sim = self.sim
         sim_s = (sim.t - self._t0) * sim.radio.tti_s
         wall = max(self.clock() - self._wall0, 1e-9)
@@ -1154,12 +1155,12 @@ class E2SimNodes:
         dropped = sum(c.counters.indications_dropped for c in self.clients)
         cpu = self.cpu
         _log.info(
-            "%ssim %.1f s (%.2f× real time%s) · %d/%d nodes up · %d indications (%d dropped) · "
+            "%ssim %.1f s (%.2f× real time)%s · %d/%d nodes up · %d indications (%d dropped) · "
             "controls %d acked, %d failed · CPU s: step %.1f, reports %.1f, controls %.1f",
             "done: " if final else "",
             sim_s,
             sim_s / wall,
-            f", {self.lag_ttis() * sim.radio.tti_s:.1f} s behind" if self.config.realtime else "",
+            f" · {self.lag_ttis() * sim.radio.tti_s:.1f} s behind" if self.config.realtime else "",
             up,
             len(self.clients),
             ind,
