@@ -208,7 +208,12 @@ def init_summary_lines(checks: Mapping[str, Any]) -> list[str]:
     lines = []
     for m, c in checks.items():
         rel = c["vs_theta0_pct"]
-        verdict = "beats θ_0" if c["beats"] else "does **not** beat θ_0"
+        if c["beats"]:
+            verdict = "beats θ_0"
+        elif rel["n"] < 2:
+            verdict = "cannot be told from θ_0 with one seed"
+        else:
+            verdict = "does **not** beat θ_0"
         lines.append(f"- {m}: {verdict} on the training tasks ({rel['mean']:+.1f} %, n = {rel['n']})")
     return lines
 

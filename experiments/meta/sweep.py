@@ -74,7 +74,12 @@ def run_sweep(
     sc: Scenarios, preset: ReproducePreset, seed: int, progress: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
     """The sweep of run `seed`: ``splits`` (the equal split last) and, per task, the rows."""
-    splits = [*split_grid(preset.sweep.divisions), EQUAL]
+    grid = [
+        sp
+        for sp in split_grid(preset.sweep.divisions)
+        if max(abs(a - b) for a, b in zip(sp, EQUAL, strict=True)) > 1e-9
+    ]
+    splits = [*grid, EQUAL]  # the equal split once, last (a grid with divisions % 3 == 0 holds it)
     train = _rows(eval_env(sc.train, preset), splits, preset, eval_seeds(seed, TRAIN_KEY, preset))
     new: dict[str, list[float]] = {}
     for name, scenario in sc.new_tasks.items():
