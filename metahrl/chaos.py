@@ -6,8 +6,9 @@ Starts the demo's processes on loopback — the E2 simulator (lockstep), one DU 
 one at a time, waiting for the system to be healthy before each:
 
   meta-kill      kill -9 of the meta-controller while a round holds acknowledged updates; restarted:
-                 it must come back at the same meta-version and the next meta-version must include
-                 every update that was acknowledged; the DUs keep controlling, degraded in readiness
+                 it must come back at the meta-version it had stored (the same, or the next if the
+                 round closed as it died) and the next meta-version must include every update that
+                 was acknowledged; the DUs keep controlling, degraded in readiness
   du-kill        kill -9 of one DU's xApp; restarted: it resumes from its SDL checkpoint and
                  re-subscribes; the other DUs keep controlling and stay ready
   e2-drop        one E2 node's link cut and refused for a while: the xApp sees it go, the node
@@ -16,9 +17,9 @@ one at a time, waiting for the system to be healthy before each:
                  subscriptions, the link stays up, the xApp re-subscribes
   redis-restart  kill -9 of Redis; restarted on its append-only file: control goes on, writes that
                  cannot be made are refused and counted, both services recover
+  net-delay      extra latency on one E2 link (tc netem where the kernel has it, else in the proxy)
   slow-learner   one DU's learner made far slower than the control loop: decisions stay within
                  their budget (the KPM period)
-  net-delay      extra latency on one E2 link (tc netem where the kernel has it, else in the proxy)
 
 At the end the E2 simulator stops and, for every DU whose xApp was never restarted, the
 acknowledged controls the xApp counted are compared with those the proxy saw cross the link
@@ -39,6 +40,7 @@ import signal
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -178,9 +180,10 @@ def run(args: argparse.Namespace) -> int:
             cluster = Cluster.start(
                 run_dir, cfg.n_du, cfg.seed, cfg.round_every_s, cfg.checkpoint_interval_s, say
             )
-            for name in cfg.faults:
+            for i, name in enumerate(cfg.faults):
                 say(f"--- {name}")
-                result = run_fault(name, cluster, cfg.settings())
+                settings = replace(cfg.settings(), last=i == len(cfg.faults) - 1)
+                result = run_fault(name, cluster, settings)
                 results.append(result)
                 sys.stderr.write(_line(result))
             final = accounting(cluster)

@@ -29,8 +29,8 @@ FAULTS: tuple[FaultName, ...] = (
     "e2-drop",
     "e2-reset",
     "redis-restart",
-    "slow-learner",
     "net-delay",
+    "slow-learner",  # last: with nothing after it, its xApp is not restarted a second time
 )
 
 _RESUMED = re.compile(r"DU (\d+): resumed from checkpoint \((.*)\)")
@@ -44,6 +44,7 @@ class FaultSettings:
     slow_updates_per_step: int  # the slow learner's gradient steps per transition
     delay_ms: float  # the network impairment, each direction
     decision_budget_ms: float  # a decision must be written within this (the KPM period)
+    last: bool = False  # the run's last fault: nothing to restore for those after it
 
 
 @dataclass
@@ -146,7 +147,8 @@ def meta_kill(c: Cluster, s: FaultSettings, r: FaultResult) -> None:
     degraded: set[int] = set()
 
     def look(views: dict[int, DuView]) -> None:
-        degraded.update(d for d, v in views.items() if v.meta_degraded and v.check_ok("meta") is False)
+        # readiness is computed when asked; the metahrl_du_meta_degraded gauge only once a round
+        degraded.update(d for d, v in views.items() if v.check_ok("meta") is False)
 
     _watch(c, s.hold_s, look, allow_dead=("meta-controller",))
     during = c.dus()
@@ -194,7 +196,7 @@ def _await_recovery(
             first = (meta.version, meta.weighted_dus())
         views = c.dus()
         look(views)
-        if first is not None and all(not v.meta_degraded for v in views.values()):
+        if first is not None and all(v.check_ok("meta") for v in views.values()):
             return first
         time.sleep(0.2)
     raise RecoveryTimeout(
@@ -468,14 +470,15 @@ def slow_learner(c: Cluster, s: FaultSettings, r: FaultResult) -> None:
     p99 = quantile_between(slow0, slow1, "metahrl_du_decision_seconds", 0.99)
     lag = slow1.count("metahrl_du_learner_lag_seconds")
     updates = slow1.learner_updates - slow0.learner_updates
-    c.kill(name)
-    c.start_xapp(du)
-    fresh = c.du(du)
-    c.wait(
-        f"DU {du} controls with its normal learner",
-        _controlling(c, du, DuView(fresh.at, [], None, str(du))),
-        s.recover_timeout_s,
-    )
+    if not s.last:  # undo: the normal learner again, for the faults that follow
+        c.kill(name)
+        c.start_xapp(du)
+        fresh = c.du(du)
+        c.wait(
+            f"DU {du} controls with its normal learner",
+            _controlling(c, du, DuView(fresh.at, [], None, str(du))),
+            s.recover_timeout_s,
+        )
     budget = s.decision_budget_ms / 1e3
     drops = "metahrl_du_learner_dropped_total"
     dropped = slow1.count(drops) - slow0.count(drops)
