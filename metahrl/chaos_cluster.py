@@ -30,6 +30,7 @@ from metahrl.demo import (
     Demo,
     DemoConfig,
     Topology,
+    demo_scenario,
     start_e2sim,
     start_meta,
     wait_http,
@@ -53,13 +54,7 @@ def chaos_scenario(n_du: int) -> dict[str, Any]:
         "description": "metahrl chaos: every DU runs the demo's base task, one xApp per DU",
         "n_du": n_du,
         "radio": {"fading": "scheduled"},
-        "tasks": {
-            "base": {
-                "embb": {"n_ues": 5, "rate_mbps": [10, 14], "sla_throughput_mbps": 12},
-                "mmtc": {"n_ues": 4},
-                "urllc": {"n_ues": 3},
-            }
-        },
+        "tasks": {"base": demo_scenario()["tasks"]["base"]},
         "assignment": ["base"] * n_du,
     }
 

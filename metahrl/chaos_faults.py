@@ -109,6 +109,14 @@ def _controlling(c: Cluster, du: int, since: DuView) -> Callable[[], bool]:
     return ok
 
 
+def _restart(c: Cluster, du: int, what: str, s: FaultSettings, env: dict[str, str] | None = None) -> None:
+    """Start DU ``du``'s xApp again (``env`` added) and wait until the new process controls."""
+    c.start_xapp(du, extra_env=env)
+    fresh = c.du(du)
+    since = DuView(fresh.at, [], None, str(du))  # a new process: every acknowledge counts
+    c.wait(f"DU {du} {what}", _controlling(c, du, since), s.recover_timeout_s)
+
+
 def _rates(before: dict[int, DuView], after: dict[int, DuView], dus: list[int]) -> dict[str, float]:
     """Acknowledged controls per second of each DU between two views."""
     out = {}
@@ -258,13 +266,7 @@ def du_kill(c: Cluster, s: FaultSettings, r: FaultResult) -> None:
     _watch_others(c, du, s.hold_s, look, name)
     during = {d: c.du(d) for d in _others(c, du)}
     t_restart = time.monotonic()
-    c.start_xapp(du)
-    fresh = c.du(du)
-    c.wait(
-        f"DU {du} controls again",
-        _controlling(c, du, DuView(fresh.at, [], None, str(du))),
-        s.recover_timeout_s,
-    )
+    _restart(c, du, "controls again", s)
     r.recover_s = time.monotonic() - t_kill
     resumed = _RESUMED.search(c.log(name))
     saved = _UPDATES.search(resumed.group(2)) if resumed else None
@@ -455,14 +457,9 @@ def slow_learner(c: Cluster, s: FaultSettings, r: FaultResult) -> None:
     base1 = c.du(du)
     base_p99 = quantile_between(base0, base1, "metahrl_du_decision_seconds", 0.99)
     c.kill(name)
-    c.start_xapp(du, extra_env={"METAHRL_XAPP_LEARNING__UPDATES_PER_STEP": str(s.slow_updates_per_step)})
+    slow = {"METAHRL_XAPP_LEARNING__UPDATES_PER_STEP": str(s.slow_updates_per_step)}
+    _restart(c, du, "controls with the slow learner", s, slow)
     r.injected = f"DU {du}'s learner at {s.slow_updates_per_step} gradient steps per transition"
-    fresh = c.du(du)
-    c.wait(
-        f"DU {du} controls with the slow learner",
-        _controlling(c, du, DuView(fresh.at, [], None, str(du))),
-        s.recover_timeout_s,
-    )
     slow0 = c.du(du)
     time.sleep(s.hold_s)
     slow1 = c.du(du)
@@ -472,13 +469,7 @@ def slow_learner(c: Cluster, s: FaultSettings, r: FaultResult) -> None:
     updates = slow1.learner_updates - slow0.learner_updates
     if not s.last:  # undo: the normal learner again, for the faults that follow
         c.kill(name)
-        c.start_xapp(du)
-        fresh = c.du(du)
-        c.wait(
-            f"DU {du} controls with its normal learner",
-            _controlling(c, du, DuView(fresh.at, [], None, str(du))),
-            s.recover_timeout_s,
-        )
+        _restart(c, du, "controls with its normal learner", s)
     budget = s.decision_budget_ms / 1e3
     drops = "metahrl_du_learner_dropped_total"
     dropped = slow1.count(drops) - slow0.count(drops)

@@ -79,6 +79,7 @@ __all__ = [
     "DemoConfig",
     "Topology",
     "add_arguments",
+    "demo_scenario",
     "run",
     "start_e2sim",
     "start_meta",

@@ -62,7 +62,7 @@ def _frames(framer: LengthPrefixFramer) -> list[bytes]:
 
 
 def _read_frames(sock: socket.socket, n: int, timeout_s: float = 5.0) -> list[bytes]:
-    framer, out = LengthPrefixFramer(), []
+    framer, out = LengthPrefixFramer(), list[bytes]()
     sock.settimeout(timeout_s)
     while len(out) < n:
         framer.feed(sock.recv(65536))
