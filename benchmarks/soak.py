@@ -239,7 +239,9 @@ def _soak(args: argparse.Namespace, run_dir: Path) -> tuple[dict[str, Any], _Ser
         after = {n: scrape(topo.http[n], timeout_s=10.0) or [] for n in names}
         meta = scrape(topo.meta_http, timeout_s=10.0) or []
     finally:
-        statuses = {n: c.stop() for n, c in reversed(list(demo.children.items()))}
+        # an xApp's clean stop finishes its learner's queue and saves its agents: on a loaded
+        # machine that can take longer than Child.stop's default 15 s before SIGKILL
+        statuses = {n: c.stop(timeout_s=90.0) for n, c in reversed(list(demo.children.items()))}
     e2 = _final_json(demo, "e2sim")
     return _figures(args, series, after, meta, e2, realtime, wall, statuses), series
 

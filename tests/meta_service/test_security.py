@@ -127,7 +127,9 @@ def test_a_du_that_stops_reading_cannot_hold_the_meta_init_stream() -> None:
         await controller.start()
         server, port = create_server(controller, "127.0.0.1:0", insecure=True)
         await server.start()
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        # no BDP probing: the stuck watcher's receive window stays small (with it, gRPC may grow
+        # the window past the whole meta-init, the push completes and nothing is ever stuck)
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.http2.bdp_probe", 0)])
         stuck = pb_grpc.MetaControllerStub(channel).WatchMetaInit(pb.WatchMetaInitRequest(du_id="s"))
         await stuck.wait_for_connection()  # the stream is open; nothing ever reads it
         reader = MetaClient(f"127.0.0.1:{port}", "r", ParamLayout.of(theta), insecure=True, deadline_s=5)
