@@ -28,7 +28,7 @@ did, the time to recover, what was lost. Logs are kept in OUT/logs (--out), else
 directory. Exit status 0 when every fault passed, 1 otherwise.
 
 Examples:
-  metahrl chaos                                   # every fault, about 6 minutes on 2 cores
+  metahrl chaos                                   # every fault, about 3-4 minutes on 2 cores
   metahrl chaos --faults meta-kill,e2-drop --hold-s 5 --json
 """
 
