@@ -8,6 +8,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from e2sim.config import ScenarioConfig
 from e2sim.core import Simulator
 from e2sim.du_tasks import du_tasks
 from e2sim.e2node import E2SimConfig, E2SimNodes
@@ -46,20 +47,19 @@ def test_seven_dus_controls_are_acknowledged_and_obeyed() -> None:
     )  # deltas
 
 
-async def _readiness_across_a_disconnect() -> list[tuple[str, bool]]:
-    scenario = small_scenario()
+def _small_service(scenario: ScenarioConfig) -> tuple[XappService, DirectE2]:
+    """An xApp serving the small scenario's 3 DUs with tiny agents, over direct E2 on any port."""
     env = share_env(scenario)
     pool = tiny_pool(env)
     e2 = DirectE2("127.0.0.1", 0)
-    service = XappService(
-        XappSettings(),
-        du_tasks(scenario),
-        {d: pool[d] for d in range(3)},
-        {d: pool[d] for d in range(3)},
-        env.mdp_config,
-        e2,
-        XappMetrics(CollectorRegistry()),
-    )
+    agents = {d: pool[d] for d in range(3)}
+    metrics = XappMetrics(CollectorRegistry())
+    return XappService(XappSettings(), du_tasks(scenario), agents, agents, env.mdp_config, e2, metrics), e2
+
+
+async def _readiness_across_a_disconnect() -> list[tuple[str, bool]]:
+    scenario = small_scenario()
+    service, e2 = _small_service(scenario)
     await service.start()
     cfg = E2SimConfig(ric_port=e2.port, realtime=True, backoff_initial_s=0.2, backoff_max_s=0.2)
     nodes = E2SimNodes(Simulator(scenario, seed=0), cfg)
@@ -106,18 +106,7 @@ def test_readiness_is_false_while_a_node_is_away_and_true_after_it_resubscribes(
 
 async def _across_a_ric_reset() -> dict[str, object]:
     scenario = small_scenario()
-    env = share_env(scenario)
-    pool = tiny_pool(env)
-    e2 = DirectE2("127.0.0.1", 0)
-    service = XappService(
-        XappSettings(),
-        du_tasks(scenario),
-        {d: pool[d] for d in range(3)},
-        {d: pool[d] for d in range(3)},
-        env.mdp_config,
-        e2,
-        XappMetrics(CollectorRegistry()),
-    )
+    service, e2 = _small_service(scenario)
     await service.start()
     nodes = E2SimNodes(Simulator(scenario, seed=0), E2SimConfig(ric_port=e2.port, realtime=True))
     run = asyncio.create_task(nodes.run())
