@@ -45,9 +45,7 @@ def test_traffic_flowed_and_nothing_acknowledged_was_lost(figures: dict[str, Any
     assert figures["realtime_factor"] > 0
 
 
-@pytest.mark.xfail(
-    reason="known bug: an xApp sometimes aborts (SIGABRT) during its SIGTERM shutdown after a soak",
-    strict=False,
-)
 def test_every_process_stops_cleanly(figures: dict[str, Any]) -> None:
+    # an xApp once aborted here (SIGABRT): its learner thread was still finishing the queue inside
+    # torch when the process exited (tests/xapp_du/test_learner.py)
     assert all(status in (0, None) for status in figures["exit_status"].values()), figures["exit_status"]

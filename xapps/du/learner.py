@@ -6,6 +6,12 @@ a :class:`Learner` that owns the training copy, runs ``observe`` + ``update`` (t
 the actors' weights every ``snapshot_every`` updates. The control loop picks a new snapshot up
 between decisions (a dictionary swap), so a gradient step never delays a decision. The queue is
 bounded: when the learner falls behind, the oldest transitions are dropped and counted.
+
+Stopping does not finish the queue: the service checkpoints after `Learner.stop`, so the state
+it keeps is the state the thread reached, and a stop under load takes one update, not minutes of
+backlog. The transitions still queued are counted as dropped. The thread must be gone before the
+process exits: a daemon thread inside torch at interpreter shutdown is killed by ``pthread_exit``
+and aborts the process (SIGABRT, "FATAL: exception not rethrown").
 """
 
 from __future__ import annotations
@@ -93,19 +99,30 @@ class Learner:
         self._lock = threading.Lock()
         self._snapshot: ActorSnapshot | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._stopping = threading.Event()
         self.stored = self.updates = self.dropped = self.errors = 0
+        self.dropped_at_stop = 0
         self._since_snapshot = 0
         self._version = 0
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Finish what is queued, then stop the thread."""
+    def stop(self, timeout_s: float = 10.0) -> bool:
+        """Stop the thread after the step it is in; what is still queued is dropped and counted
+        (`dropped_at_stop`). True when the thread has ended within ``timeout_s``."""
         if not self._thread.is_alive():
-            return
+            return True
+        self._stopping.set()
         self._put(None)
         self._thread.join(timeout_s)
+        if self.dropped_at_stop:
+            name, n = self._thread.name, self.dropped_at_stop
+            _log.info("%s stopped: %d queued transitions not learned from", name, n)
+        if self._thread.is_alive():
+            _log.error("%s did not stop within %.0f s", self._thread.name, timeout_s)
+            return False
+        return True
 
     def submit(self, tr: Transition) -> None:
         """Queue one transition (never blocks; the oldest is dropped when full)."""
@@ -162,6 +179,10 @@ class Learner:
             try:
                 if tr is None:
                     return
+                if self._stopping.is_set():
+                    self.dropped += 1
+                    self.dropped_at_stop += 1
+                    continue
                 self._learn(tr)
             except Exception:  # a learner bug must not take the control loop with it
                 self.errors += 1
@@ -174,6 +195,8 @@ class Learner:
             self.agent.observe(tr)
             self.stored += 1
             for _ in range(self.updates_per_step):
+                if self._stopping.is_set():
+                    break
                 if self.agent.update():
                     self.updates += 1
                     self._since_snapshot += 1

@@ -236,11 +236,11 @@ class XappService:
             if rt.subscribing is not None:
                 rt.subscribing.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.checkpoints is not None and self.settings.learning.mode == "online":
-            await self._save_all()
-        for rt in self.dus.values():
+        for rt in self.dus.values():  # first: the checkpoint then holds what the learner reached
             if rt.learner is not None:
                 await asyncio.to_thread(rt.learner.stop)
+        if self.checkpoints is not None and self.settings.learning.mode == "online":
+            await self._save_all()
         await self.e2.close()
         for link in self.meta_links.values():
             await link.close()
