@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from tests.agent.conftest import EPISODE, PERIOD, tiny_config, toy_obs
+from tests.agent.conftest import EPISODE, tiny_config, toy_obs
 from xapps.agent import HierarchicalAgent, Transition
 from xapps.du.learner import Learner
 
@@ -44,7 +44,6 @@ def _transitions(n: int) -> list[Transition]:
 
 
 def test_stop_leaves_the_backlog_and_accounts_for_every_transition() -> None:
-    assert PERIOD < EPISODE
     learner = Learner(HierarchicalAgent(tiny_config(), seed=0), updates_per_step=20, queue_size=BACKLOG)
     for tr in _transitions(BACKLOG):
         learner.submit(tr)
