@@ -122,6 +122,13 @@ async def _across_a_ric_reset() -> dict[str, object]:
                 await asyncio.sleep(0.01)
         out["stats"] = service.stats()["1"]
         out["others"] = [service.stats()[str(d)]["resubscriptions"] for d in (0, 2)]
+        out["exported"] = {
+            s.labels["du"]: s.value
+            for fam in text_string_to_metric_families(_render(service.metrics.registry))
+            if fam.name == "metahrl_du_e2_resubscriptions"
+            for s in fam.samples
+            if s.name.endswith("_total")
+        }
         out["connected"] = rt.connected
         try:
             await asyncio.to_thread(service.reset_e2, 7)
@@ -141,6 +148,7 @@ def test_a_ric_reset_ends_the_subscription_and_the_du_resubscribes() -> None:
     assert out["subscription_ended"] and out["connected"]  # the link stays up across a Reset
     assert stats["resets"] == 1 and stats["resubscriptions"] == 1 and stats["subscriptions"] == 2
     assert out["others"] == [0, 0]  # the other DUs' subscriptions were not touched
+    assert out["exported"] == {"1": 1.0}  # and Prometheus sees the one renewal, on DU 1 only
     assert out["unknown_du"] == "KeyError"
 
 

@@ -102,6 +102,9 @@ def test_connection_state_checkpoints_and_meta(m: XappMetrics, reg: CollectorReg
     m.meta(7, degraded=True)
     assert value(reg, "metahrl_du_e2_connected", du="5") == 1
     assert value(reg, "metahrl_du_e2_subscribed", du="5") == 0
+    m.resubscribed(5)
+    m.resubscribed(5)
+    assert value(reg, "metahrl_du_e2_resubscriptions_total", du="5") == 2
     m.e2_connected(5, False)
     assert value(reg, "metahrl_du_e2_connected", du="5") == 0
     assert value(reg, "metahrl_du_checkpoints_total", outcome="saved", target="disk") == 1

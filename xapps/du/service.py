@@ -343,6 +343,7 @@ class XappService:
                 if rt.connected and idle and rt.subscription is not None and not rt.subscribed:
                     _log.warning("DU %d: KPM subscription ended with the node up; re-subscribing", rt.du)
                     rt.counters.resubscriptions += 1
+                    self.metrics.resubscribed(rt.du)
                     rt.subscription = None
                     self._end_episode(rt)
                     self.metrics.subscribed(rt.du, False)

@@ -27,6 +27,7 @@ metahrl_du_learner_updates_total                    counter    du
 metahrl_du_learner_dropped_total                    counter    du (transitions dropped: learner behind)
 metahrl_du_e2_connected                             gauge      du (1 connected, 0 not)
 metahrl_du_e2_subscribed                            gauge      du (1 subscribed, 0 not)
+metahrl_du_e2_resubscriptions_total                 counter    du (subscriptions renewed: a Reset, a deletion)
 metahrl_du_checkpoints_total                        counter    outcome, target
 metahrl_du_meta_init_version                        gauge      —
 metahrl_du_meta_degraded                            gauge      — (1: meta-controller unreachable)
@@ -125,6 +126,9 @@ class XappMetrics:
         )
         self._e2_connected = gauge("e2_connected", "1 while the DU's E2 node is connected", du)
         self._subscribed = gauge("e2_subscribed", "1 while the DU's KPM subscription is active", du)
+        self._resubscriptions = counter(
+            "e2_resubscriptions", "KPM subscriptions that ended while the node stayed up, renewed", du
+        )
         self._checkpoints = counter("checkpoints", "checkpoint saves and loads", ("outcome", "target"))
         self._meta_version = gauge("meta_init_version", "version of the last meta-initialisation received")
         self._meta_degraded = gauge(
@@ -247,6 +251,10 @@ class XappMetrics:
 
     def subscribed(self, du: int | str, subscribed: bool) -> None:
         self._guard("e2_subscribed", lambda: self._subscribed.labels(du=str(du)).set(1 if subscribed else 0))
+
+    def resubscribed(self, du: int | str) -> None:
+        """A subscription ended with the node up (an E2 Reset, a deletion by the node); renewing it."""
+        self._guard("e2_resubscriptions_total", lambda: self._resubscriptions.labels(du=str(du)).inc())
 
     # ---- state and meta-controller ----------------------------------------------------------
 
