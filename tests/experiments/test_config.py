@@ -15,6 +15,10 @@ def test_bundled_configs_load() -> None:
     assert paper.env.low_action == "share"
     assert tuple(paper.low.hidden_sizes) == (256, 512, 512)  # the paper's networks
     assert load_train_config("tiny").high.hidden_sizes == (64, 64)
+    sliceqos = load_train_config("paper-sliceqos")  # differs from paper-lowlearn in the slice reward only
+    lowlearn = load_train_config("paper-lowlearn")
+    assert (sliceqos.env.low_reward, sliceqos.low_reward_qos_weight) == ("slice-qos", 0.0)
+    assert sliceqos.low == lowlearn.low and sliceqos.high == lowlearn.high
 
 
 def test_defaults_are_documented() -> None:
