@@ -33,6 +33,7 @@ __all__ = [
     "table3",
     "threshold_shots",
     "threshold_table",
+    "trained_vs_equal",
     "weight_entropy",
 ]
 
@@ -180,6 +181,34 @@ def init_check(loaded: Loaded) -> dict[str, Any]:
     return out
 
 
+def trained_vs_equal(loaded: Loaded) -> dict[str, Any]:
+    """After phase 1, per training task: its trained HRL agent (greedy) against the equal split and
+    the task's best fixed split, on the same env seeds (the split sweep's), paired by seed.
+    ``cis_apart`` when the trained agent's CI lies wholly above the equal split's."""
+    seeds = sorted(
+        s for s in loaded.pretrain if "trained_on_train" in loaded.pretrain[s] and s in loaded.sweeps
+    )
+    if not seeds:
+        return {}
+    views = {s: SweepView.from_result(loaded.sweeps[s]) for s in seeds}
+    names: list[str] = loaded.pretrain[seeds[0]]["train_tasks"]
+    out: dict[str, Any] = {}
+    for d, name in enumerate(names):
+        trained = [float(loaded.pretrain[s]["trained_on_train"][d]) for s in seeds]
+        equal = [float(views[s].train[-1, d]) for s in seeds]  # the sweep puts the equal split last
+        best = [float(views[s].train[:, d].max()) for s in seeds]
+        t_ci, e_ci = mean_ci(trained), mean_ci(equal)
+        out[name] = {
+            "trained": t_ci.as_dict(),
+            "equal": e_ci.as_dict(),
+            "best_split": mean_ci(best).as_dict(),
+            "vs_equal_pct": paired_relative(trained, equal).as_dict(),
+            "vs_best_split_pct": paired_relative(trained, best).as_dict(),
+            "cis_apart": bool(len(seeds) > 1 and t_ci.lo > e_ci.hi),
+        }
+    return out
+
+
 def entropy(weights: Sequence[float]) -> float:
     """Normalised Shannon entropy H(w) / log n ∈ [0, 1] (1: uniform weights)."""
     w = np.asarray(weights, np.float64)
@@ -251,6 +280,7 @@ def build_analysis(loaded: Loaded, preset: ReproducePreset, tasks: Sequence[str]
         "table3": table3(loaded, preset),
         "threshold_shots": threshold_table(loaded, preset, tasks),
         "init_check": init_check(loaded),
+        "trained_vs_equal": trained_vs_equal(loaded),
         "weight_entropy": weight_entropy(loaded),
         "sweep": summarise_sweeps(loaded.sweeps, preset.sweep.min_headroom),
     }

@@ -156,7 +156,25 @@ def _run_pretrain(ctx: RunContext, spec: RunSpec, sc: Scenarios) -> dict[str, An
         _artifact(ctx.out_dir, spec, ".pt"),
         {"task_params": res.task_params, "partner_replay": res.partner_replay},
     )
-    return {"pretrain": res.summary(), "train_tasks": sc.train_task_names}
+    return {
+        "pretrain": res.summary(),
+        "train_tasks": sc.train_task_names,
+        "trained_on_train": _trained_on_train(ctx, spec, sc, res.task_params),
+    }
+
+
+def _trained_on_train(
+    ctx: RunContext, spec: RunSpec, sc: Scenarios, task_params: list[dict[str, Any]]
+) -> list[float]:
+    """Each phase-1 agent run greedily on its own training task (the split sweep's env seeds):
+    per DU, the cumulative reward the report sets against the equal split."""
+    preset = ctx.preset
+    env = eval_env(sc.train, preset)
+    pool = make_pool(agent_config(preset, env), env.n_du, None, 0, "cpu")
+    for agent, params in zip(pool, task_params, strict=True):
+        agent.set_params(params)
+    seeds = eval_seeds(spec.seed, TRAIN_KEY, preset)
+    return evaluate_on(env, lambda _s: GreedyPolicy(pool), preset, seeds).cumulative_reward_du
 
 
 def _meta_init(ctx: RunContext, spec: RunSpec, sc: Scenarios) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -56,11 +56,14 @@ def test_micro_writes_report_figures_and_results(micro_run: Path, micro: Reprodu
     report = (micro_run / "report.md").read_text(encoding="utf-8")
     for heading in ("Claims of the paper", "Fig. 4", "Fig. 9", "Table 2", "Table 3", "traffic spike"):
         assert heading in report
+    assert "After pretraining: trained HRL vs fixed splits" in report
     for name, _ in FIGURES.values():
         assert (micro_run / name).stat().st_size > 1000
     results = json.loads((micro_run / "results.json").read_text(encoding="utf-8"))  # strict JSON (no NaN)
     assert set(results) >= RESULT_KEYS
     assert set(results["fig4"]["methods"]) == set(micro.methods)
+    trained = results["trained_vs_equal"]  # one row per training task, every seed paired
+    assert len(trained) == 2 and all(r["trained"]["n"] == micro.seeds for r in trained.values())
     assert set(results["fig4"]["baselines"]) == set(micro.baselines)
     assert results["fig4"]["shots"] == micro.curve_shots()
     n_seeds = results["fig4"]["methods"]["drl"]["0"]["n"]

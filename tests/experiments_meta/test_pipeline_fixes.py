@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from experiments.meta.adapt import MethodInit, adapt_agent_config, adapt_task
-from experiments.meta.aggregate import load_all
-from experiments.meta.analysis import entropy, init_check
+from experiments.meta.aggregate import Loaded, load_all
+from experiments.meta.analysis import entropy, init_check, trained_vs_equal
 from experiments.meta.envs import agent_config, initial_params, load_scenarios, make_env, make_pool
 from experiments.meta.estimate import calibrate
 from experiments.meta.evaluation import evaluate_episodes, evaluate_policy
@@ -219,6 +219,26 @@ def test_headroom_flags_tasks_a_fixed_split_already_solves() -> None:
     assert not room["flagged"] and none["flagged"]
 
 
+def test_trained_hrl_is_set_against_each_training_tasks_equal_split() -> None:
+    splits = [[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [1 / 3, 1 / 3, 1 / 3]]  # equal split last
+    loaded = Loaded()
+    for seed, jitter in enumerate((0.0, 0.5, -0.5)):
+        # DU0's best split is 0 (12), DU1's is 1 (9); the equal split gives 8 and 7
+        train = [[12.0 + jitter, 5.0], [6.0, 9.0 + jitter], [8.0 + jitter, 7.0 - jitter]]
+        loaded.sweeps[seed] = {"splits": splits, "train": train, "new": {"x": [1.0, 1.0, 1.0]}}
+        # DU0's agent clearly beats its equal split; DU1's does not
+        loaded.pretrain[seed] = {"train_tasks": ["DU0:a", "DU1:b"], "trained_on_train": [11.0 + jitter, 7.0]}
+    out = trained_vs_equal(loaded)
+    assert list(out) == ["DU0:a", "DU1:b"]
+    a, b = out["DU0:a"], out["DU1:b"]
+    assert a["equal"]["mean"] == pytest.approx(8.0) and b["equal"]["mean"] == pytest.approx(7.0)
+    assert a["best_split"]["mean"] == pytest.approx(12.0) and b["best_split"]["mean"] == pytest.approx(9.0)
+    assert a["vs_equal_pct"]["mean"] == pytest.approx(100 * np.mean([3 / 8, 3 / 8.5, 3 / 7.5]))
+    assert a["cis_apart"] and not b["cis_apart"]
+    del loaded.sweeps[2]  # only seeds with both a pretraining run and a sweep are paired
+    assert trained_vs_equal(loaded)["DU0:a"]["trained"]["n"] == 2
+
+
 def test_entropy_of_weights() -> None:
     assert entropy([1 / 3] * 3) == pytest.approx(1.0)
     assert entropy([1.0, 0.0, 0.0]) == pytest.approx(0.0)
@@ -244,6 +264,8 @@ def test_meta_init_pretrain_runs_the_pretrained_control_and_checks_it_on_the_tra
     checks = init_check(loaded)
     assert set(checks) == {"pretrained", "maml-adaptive-paper"}
     assert all(c["init"]["n"] == 1 and c["theta0"]["n"] == 1 for c in checks.values())
+    trained = loaded.pretrain[0]["trained_on_train"]  # each phase-1 agent, greedy on its own task
+    assert len(trained) == len(loaded.pretrain[0]["train_tasks"]) and all(math.isfinite(x) for x in trained)
     # the control starts exactly where θ_M started: the mean of the phase-1 agents
     p1 = torch.load(tmp_path / "runs/pretrain/-/seed0.pt", weights_only=True)
     assert label("pretrained") == "pretrained, not meta-learned"
